@@ -1,0 +1,28 @@
+"""Shared fixtures: paths of the real data in ../shared/data and of the bundled data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("XSPACE_SHARED_DATA", REPO.parent / "shared" / "data"))
+CDF_DIR = SHARED_DATA / "cdf"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder of the real data files (../shared/data)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"real data folder not found at {SHARED_DATA}; set XSPACE_SHARED_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def cdf_dir(shared_data) -> Path:
+    return shared_data / "cdf"

@@ -1,0 +1,1 @@
+"""File input/output: the CDF engine, CDF writing, netCDF and JSON-headed ASCII."""

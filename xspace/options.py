@@ -1,0 +1,88 @@
+"""Global options, set with :func:`set_options` (the xarray/cf-xarray idiom).
+
+Examples
+--------
+>>> import xspace
+>>> with xspace.set_options(offline=True):
+...     xspace.get_options()["offline"]
+True
+>>> xspace.get_options()["offline"]
+False
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import InputError
+
+OPTIONS: dict[str, Any] = {
+    # fetch: serve everything from the cache, never touch the network
+    "offline": False,
+    # fetch: cache folder; None = $XSPACE_CACHE_DIR or the platform cache folder
+    "cache_dir": None,
+    # io: default dask chunk size (records) for the CDF engine when chunks="auto"
+    "cdf_chunk_records": 1_000_000,
+    # fetch: maximum parallel downloads per host
+    "max_connections_per_host": 4,
+}
+
+_VALIDATORS = {
+    "offline": lambda v: isinstance(v, bool),
+    "cache_dir": lambda v: v is None or isinstance(v, str) or hasattr(v, "__fspath__"),
+    "cdf_chunk_records": lambda v: isinstance(v, int) and v > 0,
+    "max_connections_per_host": lambda v: isinstance(v, int) and 1 <= v <= 5,
+}
+
+
+def get_options() -> dict[str, Any]:
+    """Return a copy of the current options.
+
+    Examples
+    --------
+    >>> import xspace
+    >>> sorted(xspace.get_options())[:2]
+    ['cache_dir', 'cdf_chunk_records']
+    """
+    return dict(OPTIONS)
+
+
+class set_options:
+    """Set global options, for good or (as a context manager) temporarily.
+
+    Parameters
+    ----------
+    offline : bool
+        Serve fetch requests from the cache only.
+    cache_dir : str or path-like or None
+        Folder of the download cache.
+    cdf_chunk_records : int
+        Default number of records per dask chunk when opening CDF files with ``chunks="auto"``.
+    max_connections_per_host : int
+        Parallel downloads per host (1-5).
+
+    Examples
+    --------
+    >>> import xspace
+    >>> with xspace.set_options(cdf_chunk_records=1000):
+    ...     xspace.get_options()["cdf_chunk_records"]
+    1000
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.old: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            if key not in OPTIONS:
+                raise InputError(
+                    f"set_options: unknown option {key!r}; expected one of {sorted(OPTIONS)}"
+                )
+            if not _VALIDATORS[key](value):
+                raise InputError(f"set_options: invalid value {value!r} for option {key!r}")
+            self.old[key] = OPTIONS[key]
+        OPTIONS.update(kwargs)
+
+    def __enter__(self) -> "set_options":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        OPTIONS.update(self.old)
