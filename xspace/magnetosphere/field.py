@@ -1,0 +1,289 @@
+"""Magnetic field models: centred dipole, IGRF-14 and Tsyganenko 1989 (T89), evaluated by numba kernels.
+
+All positions are in Earth radii (R_E = 6371.2 km, the IGRF reference radius), fields in nT.
+The kernels work in GSM; the public functions rotate positions and fields from/to the frame asked for.
+
+The parameter vector of a model at one time comes from :func:`make_field_params`; numba code
+(field-line tracing, L*) calls :func:`xspace.magnetosphere._fieldkernels.field_gsm` with it.
+
+IGRF epoch convention: by default the Gauss coefficients are taken at the exact decimal year of the
+time; ``irbem_compatible=True`` uses ``year + 0.5`` as IRBEM does (see :mod:`xspace.magnetosphere.igrf`).
+
+Examples
+--------
+>>> import numpy as np
+>>> b = igrf_field(np.datetime64("2020-01-01"), [1.0, 0.0, 0.0], frame="GEO")
+>>> b.shape
+(3,)
+>>> 25000 < float(np.linalg.norm(b)) < 40000
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._utils import as_datetime64
+from ..errors import FieldModelError, InputError
+from . import igrf
+
+__all__ = [
+    "MODELS",
+    "make_field_params",
+    "dipole_params",
+    "kp_to_iopt",
+    "dipole_field",
+    "igrf_field",
+    "t89_field",
+    "total_field",
+]
+
+#: Model names accepted by :func:`make_field_params` / :func:`total_field` and their kernel codes.
+MODELS = {"DIPOLE": 0, "IGRF": 1, "T89": 2}
+
+
+def _kernels():
+    from . import _fieldkernels
+
+    return _fieldkernels
+
+
+def _single_time(time, name="time") -> np.datetime64:
+    t = as_datetime64(time, name)
+    if t.size != 1:
+        raise InputError(f"argument {name!r}: expected one time, got {t.size}")
+    if np.isnat(t.ravel()[0]):
+        raise InputError(f"argument {name!r}: NaT is not a valid time")
+    return t.ravel()[0]
+
+
+def kp_to_iopt(kp) -> int:
+    """T89 activity level IOPT (1-7) from Kp in Kp units (2+ = 2.3, 3- = 2.7), as IRBEM does.
+
+    0, 0+ -> 1; 1-, 1, 1+ -> 2; 2-, 2, 2+ -> 3; 3-..3+ -> 4; 4-..4+ -> 5; 5-..5+ -> 6; >= 6- -> 7.
+
+    Examples
+    --------
+    >>> [kp_to_iopt(k) for k in (0.0, 0.3, 0.7, 2.3, 2.7, 5.3, 5.7, 9.0)]
+    [1, 1, 2, 3, 4, 6, 7, 7]
+    """
+    try:
+        kp = float(kp)
+    except (TypeError, ValueError) as exc:
+        raise FieldModelError(f"argument 'kp': expected a number in Kp units (0-9), got {kp!r}") from exc
+    if not (0.0 <= kp <= 9.0):
+        raise FieldModelError(f"argument 'kp': expected Kp in 0-9 (Kp units, 2+ = 2.3), got {kp!r}")
+    # Kp thirds: k- = k - 1/3, k+ = k + 1/3; level boundaries fall halfway between 0+ and 1- etc.
+    return int(min(7, 1 + np.floor(kp + 0.5)))
+
+
+def dipole_params(b0_nT: float = 30000.0, tilt_rad: float = 0.0) -> np.ndarray:
+    """Parameter vector of a fixed centred dipole (equatorial surface field ``b0_nT``, tilt in rad).
+
+    Examples
+    --------
+    >>> from xspace.magnetosphere._fieldkernels import field_gsm
+    >>> field_gsm(1.0, 0.0, 0.0, dipole_params(30000.0))
+    (0.0, -0.0, 30000.0)
+    """
+    if not (np.isfinite(b0_nT) and b0_nT > 0):
+        raise InputError(f"argument 'b0_nT': expected a positive field strength in nT, got {b0_nT!r}")
+    if not (np.isfinite(tilt_rad) and abs(tilt_rad) <= np.pi / 2):
+        raise InputError(f"argument 'tilt_rad': expected an angle in radians within [-pi/2, pi/2], got {tilt_rad!r}")
+    k = _kernels()
+    p = k.empty_params()
+    p[k.P_CODE] = k.MODEL_DIPOLE
+    p[k.P_TILT] = tilt_rad
+    p[k.P_B0] = b0_nT
+    rot = np.array([[np.cos(tilt_rad), 0, np.sin(tilt_rad)], [0, 1, 0], [-np.sin(tilt_rad), 0, np.cos(tilt_rad)]])
+    p[k.P_ROT : k.P_ROT + 9] = rot.ravel()  # not a real GSM->GEO rotation: a fixed dipole has no Earth
+    return p
+
+
+def make_field_params(model: str, time, kp=None, irbem_compatible: bool = False) -> np.ndarray:
+    """Parameter vector of a field model at one time, for the numba kernel ``field_gsm``.
+
+    Parameters
+    ----------
+    model : {"dipole", "IGRF", "T89"}
+        ``"dipole"``: centred dipole with the IGRF moment and axis of the epoch; ``"IGRF"``: internal
+        field only; ``"T89"``: IGRF + Tsyganenko 1989 external field.
+    time : datetime64 (one time)
+    kp : float, optional
+        Kp in Kp units (0-9, 2+ = 2.3); required for ``"T89"``.
+    irbem_compatible : bool
+        IGRF at ``year + 0.5`` (IRBEM's convention) instead of the exact decimal year.
+
+    Returns
+    -------
+    ndarray of float64
+        ``[0]`` model code (0 dipole, 1 IGRF, 2 IGRF+T89), ``[1]`` dipole tilt (rad), ``[2]`` B0 (nT),
+        then private data (rotation GSM->GEO, Gauss coefficients, T89 coefficients).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = make_field_params("IGRF", np.datetime64("2020-01-01"))
+    >>> int(p[0]), round(float(p[2]), 1)
+    (1, 29804.7)
+    """
+    from . import coords
+
+    name = str(model).upper() if isinstance(model, str) else None
+    if name not in MODELS:
+        raise FieldModelError(f"argument 'model': unknown field model {model!r}; expected one of 'dipole', 'IGRF', 'T89'")
+    t = _single_time(time)
+    k = _kernels()
+    p = k.empty_params()
+    p[k.P_CODE] = MODELS[name]
+    ep = float(igrf.epoch_of(t, irbem_compatible)[0])
+    g, h = igrf.gauss_coefficients(ep)
+    p[k.P_B0] = float(np.sqrt(g[1, 0] ** 2 + g[1, 1] ** 2 + h[1, 1] ** 2))
+    axes = coords._axes_geo(np.atleast_1d(t), irbem_compatible)
+    gsm = axes["GSM"][0]  # columns: GSM axes in GEO -> v_geo = gsm @ v_gsm
+    p[k.P_ROT : k.P_ROT + 9] = gsm.ravel()
+    sun = axes["GSE"][0][:, 0]
+    p[k.P_TILT] = float(np.arcsin(np.clip(sun @ axes["SM"][0][:, 2], -1.0, 1.0)))
+    p[k.P_NMAX] = igrf.NMAX
+    p[k.P_G : k.P_G + k.NCOEF] = g.ravel()
+    p[k.P_H : k.P_H + k.NCOEF] = h.ravel()
+    if name == "T89":
+        if kp is None:
+            raise FieldModelError("argument 'kp': the T89 model needs Kp (Kp units 0-9, 2+ = 2.3)")
+        from ._fieldkernels import T89_COEFFICIENTS
+
+        iopt = kp_to_iopt(kp)
+        p[k.P_IOPT] = iopt
+        p[k.P_T89 : k.P_T89 + k.N_T89] = T89_COEFFICIENTS[iopt - 1]
+    return p
+
+
+def _positions(position, name="position") -> np.ndarray:
+    if hasattr(position, "dims") and hasattr(position, "data"):
+        position = position.data
+    xyz = np.asarray(position, dtype=np.float64)
+    if xyz.ndim == 0 or xyz.shape[-1] != 3:
+        raise InputError(f"argument {name!r}: expected positions in R_E with a trailing dimension of 3, got shape {xyz.shape}")
+    return xyz
+
+
+def _evaluate(model, time, position, kp, frame, irbem_compatible):
+    """Evaluate a model at many positions/times; returns B in ``frame`` (nT), shape (..., 3)."""
+    from . import coords
+
+    frame = coords.normalize_frame(frame)
+    xyz = _positions(position)
+    t = as_datetime64(time, "time")
+    tshape = t.shape if np.ndim(time) else ()
+    t = t.reshape(tshape)
+    kp_arr = None if kp is None else np.asarray(kp, dtype=np.float64)
+    try:
+        shape = np.broadcast_shapes(tshape, xyz.shape[:-1], () if kp_arr is None else kp_arr.shape)
+    except ValueError as exc:
+        raise InputError(
+            f"arguments 'time' {tshape}, 'position' {xyz.shape} and 'kp' do not broadcast together"
+        ) from exc
+    tb = np.broadcast_to(t, shape).ravel()
+    xyzb = np.broadcast_to(xyz, shape + (3,)).reshape(-1, 3)
+    gsm = coords.transform(xyzb, tb, frame, "GSM", irbem_compatible) if frame != "GSM" else xyzb.copy()
+    gsm = np.ascontiguousarray(gsm)
+    k = _kernels()
+    out = np.empty_like(gsm)
+    if kp_arr is None:
+        keys = tb.astype(np.int64)
+        uniq = np.unique(keys)
+        kpb = None
+    else:
+        kpb = np.broadcast_to(kp_arr, shape).ravel()
+        pair = np.stack([tb.astype(np.int64).astype(np.float64), kpb], -1)
+        uniq, inv = np.unique(pair, axis=0, return_inverse=True)
+        inv = inv.ravel()
+    if kpb is None:
+        for key in uniq:
+            sel = np.nonzero(keys == key)[0]
+            p = make_field_params(model, np.datetime64(int(key), "ns"), None, irbem_compatible)
+            sub = np.empty((sel.size, 3))
+            k.field_gsm_many(np.ascontiguousarray(gsm[sel]), p, sub)
+            out[sel] = sub
+    else:
+        for j in range(uniq.shape[0]):
+            sel = np.nonzero(inv == j)[0]
+            tj = tb[sel[0]]
+            p = make_field_params(model, tj, float(uniq[j, 1]), irbem_compatible)
+            sub = np.empty((sel.size, 3))
+            k.field_gsm_many(np.ascontiguousarray(gsm[sel]), p, sub)
+            out[sel] = sub
+    if frame != "GSM":
+        out = coords.transform(out, tb, "GSM", frame, irbem_compatible)
+    return out.reshape(shape + (3,))
+
+
+def dipole_field(time, position, frame: str = "GSM", irbem_compatible: bool = False) -> np.ndarray:
+    """Centred dipole field (nT) with the IGRF dipole moment and axis of the epoch.
+
+    Parameters
+    ----------
+    time : datetime64 or array of times, broadcastable against ``position[..., 0]``
+    position : array_like (..., 3)
+        Positions in R_E in ``frame``.
+    frame : str
+        Frame of the positions and of the returned field.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.datetime64("2020-01-01")
+    >>> b = dipole_field(t, [0.0, 0.0, 1.0], frame="SM")     # at the northern dipole pole
+    >>> b.round(1)                                         # -2 B0 along z (pointing down)
+    array([    -0. ,     -0. , -59609.4])
+    """
+    return _evaluate("dipole", time, position, None, frame, irbem_compatible)
+
+
+def igrf_field(time, position, frame: str = "GEO", irbem_compatible: bool = False) -> np.ndarray:
+    """IGRF-14 internal field (nT, components in ``frame``) at positions in R_E.
+
+    Spherical harmonic synthesis to degree 13 (Schmidt semi-normalised functions).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.datetime64("2020-01-01")
+    >>> b = igrf_field(t, [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], frame="GEO")
+    >>> np.linalg.norm(b, axis=-1).round(0)          # |B| at (0 N, 0 E) and at the North pole, surface
+    array([32063., 56415.])
+    """
+    return _evaluate("IGRF", time, position, None, frame, irbem_compatible)
+
+
+def t89_field(time, position, kp, frame: str = "GSM", irbem_compatible: bool = False) -> np.ndarray:
+    """Tsyganenko (1989) external field only (nT), for Kp in Kp units (0-9, 2+ = 2.3).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> b = t89_field(np.datetime64("2020-03-20T12:00"), [-10.0, 0.0, 1.0], kp=2.3)
+    >>> b.shape
+    (3,)
+    """
+    total = _evaluate("T89", time, position, kp, frame, irbem_compatible)
+    internal = _evaluate("IGRF", time, position, None, frame, irbem_compatible)
+    return total - internal
+
+
+def total_field(model: str, time, position, kp=None, frame: str = "GSM", irbem_compatible: bool = False) -> np.ndarray:
+    """Field of ``model`` (``"dipole"``, ``"IGRF"``, ``"T89"`` = IGRF + T89) in nT, components in ``frame``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.datetime64("2020-01-01")
+    >>> bool(np.allclose(total_field("IGRF", t, [3.0, 1.0, 0.5]), igrf_field(t, [3.0, 1.0, 0.5], frame="GSM")))
+    True
+    """
+    name = str(model).upper() if isinstance(model, str) else None
+    if name not in MODELS:
+        raise FieldModelError(f"argument 'model': unknown field model {model!r}; expected one of 'dipole', 'IGRF', 'T89'")
+    if name == "T89" and kp is None:
+        raise FieldModelError("argument 'kp': the T89 model needs Kp (Kp units 0-9, 2+ = 2.3)")
+    return _evaluate(name, time, position, kp if name == "T89" else None, frame, irbem_compatible)
