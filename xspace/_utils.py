@@ -108,7 +108,7 @@ def time_dim(obj: xr.DataArray | xr.Dataset, name: str = "data") -> Hashable:
     if len(found) == 1:
         return found[0]
     candidates = [
-        d for d in obj.dims if d in obj.coords and np.asarray(obj.coords[d].dtype).dtype.kind == "M"
+        d for d in obj.dims if d in obj.coords and obj.coords[d].dtype.kind == "M"
     ]
     if len(found) > 1:
         candidates = [d for d in candidates if d in found]
