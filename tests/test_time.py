@@ -319,3 +319,175 @@ def test_update_leap_seconds_malformed(tmp_path, text, match):
             xt.update_leap_seconds(src)
     assert "bad.txt" in str(info.value)
     assert not (tmp_path / "cache" / "CDFLeapSeconds.txt").exists()
+
+
+# ----------------------------------------------------------------------------- time scales (step 2)
+def _leap_reference(date: dt.date) -> float:
+    """TAI-UTC from the published tai-utc.dat rows (independent of xspace's table parsing)."""
+    if date >= dt.date(1972, 1, 1):
+        return 10.0 + sum(date >= dt.date(*d) for d in LEAP_DATES)
+    rows = [((1960, 1, 1), 1.4178180, 37300, 0.001296), ((1961, 1, 1), 1.4228180, 37300, 0.001296),
+            ((1961, 8, 1), 1.3728180, 37300, 0.001296), ((1962, 1, 1), 1.8458580, 37665, 0.0011232),
+            ((1963, 11, 1), 1.9458580, 37665, 0.0011232), ((1964, 1, 1), 3.2401300, 38761, 0.001296),
+            ((1964, 4, 1), 3.3401300, 38761, 0.001296), ((1964, 9, 1), 3.4401300, 38761, 0.001296),
+            ((1965, 1, 1), 3.5401300, 38761, 0.001296), ((1965, 3, 1), 3.6401300, 38761, 0.001296),
+            ((1965, 7, 1), 3.7401300, 38761, 0.001296), ((1965, 9, 1), 3.8401300, 38761, 0.001296),
+            ((1966, 1, 1), 4.3131700, 39126, 0.002592), ((1968, 2, 1), 4.2131700, 39126, 0.002592)]
+    applicable = [r for r in rows if date >= dt.date(*r[0])]
+    if not applicable:
+        return 0.0
+    _, offset, ref, drift = applicable[-1]
+    mjd_noon = date.toordinal() - dt.date(1858, 11, 17).toordinal() + 0.5  # NASA: the day's noon
+    return offset + (mjd_noon - ref) * drift
+
+
+def _random_times(n, start="1958-01-01", stop="2100-01-01", seed=0):
+    rng = np.random.default_rng(seed)
+    lo, hi = np.datetime64(start, "ns").view(np.int64), np.datetime64(stop, "ns").view(np.int64)
+    return np.sort(rng.integers(lo, hi, n, dtype=np.int64)).view("datetime64[ns]")
+
+
+def test_leap_seconds_published():
+    times = _random_times(500, seed=1)
+    got = xt.leap_seconds(times)
+    dates = [dt.date.fromisoformat(str(t)[:10]) for t in times]
+    np.testing.assert_allclose(got, [_leap_reference(d) for d in dates], rtol=0, atol=1e-9)
+    assert xt.leap_seconds(np.array(["2017-01-01", "2016-12-31T23:59:59.9"], dtype="datetime64[ns]")).tolist() == [37.0, 36.0]
+    assert np.isnan(xt.leap_seconds(np.array(["NaT"], dtype="datetime64[ns]"))[0])
+
+
+def test_tai_gps_unix_published_and_round_trip():
+    times = _random_times(1000, seed=2)
+    days_1958 = np.array([(dt.date.fromisoformat(str(t)[:10]) - dt.date(1958, 1, 1)).days for t in times])
+    sod = (times - times.astype("datetime64[D]")).astype(np.int64) / 1e9
+    leaps = np.array([_leap_reference(dt.date.fromisoformat(str(t)[:10])) for t in times])
+    tai = xt.to_tai(times)
+    np.testing.assert_allclose(tai, days_1958 * 86400.0 + sod + leaps, rtol=0, atol=2e-6)
+    back = xt.from_tai(tai)
+    assert np.max(np.abs((back - times).astype(np.int64))) < 1000  # float64 seconds: < 1 µs
+    # GPS: epoch 1980-01-06, GPS - UTC = 18 s since 2017 (= TAI-UTC - 19)
+    assert xt.to_gps(np.datetime64("1980-01-06", "ns")) == 0.0
+    gps_2020 = (dt.date(2020, 1, 1) - dt.date(1980, 1, 6)).days * 86400 + 18
+    assert xt.to_gps(np.datetime64("2020-01-01", "ns")) == gps_2020
+    assert xt.from_gps(np.array([gps_2020]))[0] == np.datetime64("2020-01-01")
+    post80 = times[times > np.datetime64("1980-01-06")]
+    np.testing.assert_allclose(xt.to_gps(post80), xt.to_tai(post80) - xt.to_tai(np.datetime64("1980-01-06", "ns")),
+                               rtol=0, atol=1e-6)
+    # Unix: POSIX seconds, no leap seconds
+    assert xt.to_unix(np.datetime64("2001-09-09T01:46:40", "ns")) == 1e9
+    whole = times.astype("datetime64[s]").astype("datetime64[ns]")
+    np.testing.assert_array_equal(xt.from_unix(xt.to_unix(whole)), whole)
+    np.testing.assert_array_equal(xt.from_unix(whole.astype("datetime64[s]").view(np.int64)), whole)
+
+
+def test_leap_second_in_tai_and_gps():
+    before, after = np.datetime64("2016-12-31T23:59:59", "ns"), np.datetime64("2017-01-01T00:00:00", "ns")
+    assert xt.to_tai(after) - xt.to_tai(before) == 2.0  # 23:59:59 -> 23:59:60 -> 00:00:00
+    assert xt.to_unix(after) - xt.to_unix(before) == 1.0
+    assert xt.from_gps(xt.to_gps(after) - 0.25) == np.datetime64("2016-12-31T23:59:59.999999999")
+
+
+def test_jd_mjd_published():
+    assert xt.to_jd(np.datetime64("2000-01-01T12:00", "ns")) == 2451545.0
+    assert xt.to_jd(np.datetime64("2000-01-01T11:58:55.816", "ns"), scale="tt") == 2451545.0  # J2000.0
+    assert xt.to_jd(np.datetime64("2000-01-01T11:59:28", "ns"), scale="tai") == 2451545.0  # TAI-UTC = 32 s
+    assert xt.to_jd(np.datetime64("1970-01-01", "ns")) == 2440587.5
+    assert xt.to_mjd(np.datetime64("1858-11-17", "ns")) == 0.0
+    assert xt.to_mjd(np.datetime64("2000-01-01", "ns")) == 51544.0
+    times = _random_times(500, seed=4)
+    jd = xt.to_jd(times)
+    np.testing.assert_allclose(xt.to_mjd(times), jd - 2400000.5, rtol=0, atol=1e-8)
+    # independent: JD = 2440587.5 + Unix seconds / 86400
+    np.testing.assert_allclose(jd, 2440587.5 + times.view(np.int64) / 86400e9, rtol=0, atol=1e-8)
+    assert np.max(np.abs((xt.from_jd(jd) - times).astype(np.int64))) < 50_000  # 40 µs float64 JD
+    assert np.max(np.abs((xt.from_mjd(xt.to_mjd(times)) - times).astype(np.int64))) < 10_000
+    for scale in ("tai", "tt", "gps"):
+        back = xt.from_jd(xt.to_jd(times, scale=scale), scale=scale)
+        assert np.max(np.abs((back - times).astype(np.int64))) < 50_000, scale
+    # JD(TT) - JD(UTC) = (TAI-UTC + 32.184 s) / 86400
+    t = np.datetime64("2020-06-01T00:00", "ns")
+    assert abs((xt.to_jd(t, scale="tt") - xt.to_jd(t)) * 86400 - 69.184) < 1e-4
+
+
+def test_rdt_against_real_qindenton_file(shared_data):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(shared_data / "omni" / "qindenton_hourly_1999-2001.h5", "r") as f:
+        utc = np.array([s.decode() for s in f["UTC"][:2000]], dtype="datetime64[ns]")
+        rdt = f["RDT"][:2000]
+    np.testing.assert_allclose(xt.to_rdt(utc), rdt, rtol=0, atol=1e-8)
+    assert np.max(np.abs((xt.from_rdt(rdt) - utc).astype(np.int64))) < 1_000_000  # the file's float RDT: < 1 ms
+    assert xt.to_rdt(np.datetime64("2002-02-02T12:00", "ns")) == dt.date(2002, 2, 2).toordinal() + 0.5
+    with pytest.warns(xt.TimeRangeWarning):
+        assert np.isnat(xt.from_rdt(np.array([1.0]))[0])
+
+
+def test_met():
+    # Fermi MET: SI seconds since 2001-01-01T00:00:00 UTC; leap seconds at the end of 2005 and 2008
+    fermi = xt.met_to_datetime64(np.array([0.0, 252460801.0, 252460802.0, np.nan]), "2001-01-01T00:00:00")
+    assert fermi[:3].tolist() == np.array(["2001-01-01", "2008-12-31T23:59:59.999999999", "2009-01-01"],
+                                          dtype="datetime64[ns]").tolist()
+    assert np.isnat(fermi[3])
+    # counting UTC seconds (no leap seconds) instead
+    assert xt.met_to_datetime64(np.array([252460800]), "2001-01-01", scale="utc")[0] == np.datetime64("2009-01-01")
+    # an epoch written in TT: J2000.0
+    j2000 = xt.met_to_datetime64(np.array([0.0]), "2000-01-01T12:00:00", epoch_scale="tt")
+    assert j2000[0] == np.datetime64("2000-01-01T11:58:55.816")
+    # GPS time is a MET with epoch 1980-01-06 counted in SI seconds
+    secs = np.array([0.0, 1e6, 1.2e9, 1.3e9 + 0.5])
+    np.testing.assert_array_equal(xt.met_to_datetime64(secs, "1980-01-06"), xt.from_gps(secs))
+    np.testing.assert_array_equal(xt.met_to_datetime64(secs, "1980-01-06", epoch_scale="gps"), xt.from_gps(secs))
+    times = _random_times(300, start="1990-01-01", stop="2030-01-01", seed=8)
+    for scale in ("tai", "utc"):
+        met = xt.datetime64_to_met(times, "2001-01-01", scale=scale)
+        back = xt.met_to_datetime64(met, "2001-01-01", scale=scale)
+        assert np.max(np.abs((back - times).astype(np.int64))) < 1000
+    diff = xt.datetime64_to_met(times, "1990-01-01") - xt.datetime64_to_met(times, "1990-01-01", scale="utc")
+    np.testing.assert_allclose(diff, xt.leap_seconds(times) - 25.0, atol=1e-6)  # TAI-UTC was 25 s in 1990
+
+
+def test_scale_bad_input():
+    t = np.array(["2000-01-01"], dtype="datetime64[ns]")
+    with pytest.raises(InputError, match="'scale'"):
+        xt.to_jd(t, scale="ut1")
+    with pytest.raises(InputError, match="'epoch_scale'"):
+        xt.met_to_datetime64([0.0], "2000-01-01", epoch_scale="x")
+    with pytest.raises(InputError, match="'epoch'"):
+        xt.met_to_datetime64([0.0], "not a time")
+    with pytest.raises(InputError, match="'seconds'"):
+        xt.from_tai(np.array(["a"]))
+    with pytest.raises(InputError, match="'times'"):
+        xt.to_unix(np.array([1.0]))
+    with pytest.warns(xt.TimeRangeWarning):
+        assert np.isnat(xt.from_unix(np.array([1e11]))[0])
+    nat = np.array(["NaT"], dtype="datetime64[ns]")
+    for f in (xt.to_tai, xt.to_gps, xt.to_unix, xt.to_jd, xt.to_mjd, xt.to_rdt):
+        assert np.isnan(f(nat)[0]), f.__name__
+    for f in (xt.from_tai, xt.from_gps, xt.from_unix, xt.from_jd, xt.from_mjd, xt.from_rdt):
+        assert np.isnat(f(np.array([np.nan]))[0]), f.__name__
+
+
+def test_scales_lazy_with_dask_and_xarray():
+    import dask
+    import dask.array as da
+    import xarray as xr
+
+    times = _random_times(100, start="1990-01-01", seed=5)
+    get, calls = _counting_scheduler()
+    with dask.config.set(scheduler=get):
+        lazy = xr.DataArray(da.from_array(times, chunks=30), dims="Epoch")
+        results = [xt.to_tai(lazy), xt.to_jd(lazy, scale="tt"), xt.to_rdt(lazy), xt.leap_seconds(lazy),
+                   xt.datetime64_to_met(lazy, "2001-01-01")]
+        roundtrip = xt.from_tai(results[0])
+        assert calls["n"] == 0
+        np.testing.assert_array_equal(results[0].compute().values, xt.to_tai(times))
+        np.testing.assert_array_equal(results[2].compute().values, xt.to_rdt(times))
+        assert roundtrip.dims == ("Epoch",) and roundtrip.dtype == np.dtype("datetime64[ns]")
+
+
+def test_import_is_cheap():
+    import subprocess
+    import sys
+
+    code = "import sys, xspace, xspace.time; print('numba' in sys.modules, 'xspace._time_numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

@@ -52,6 +52,21 @@ __all__ = [
     "datetime64_to_epoch16",
     "leap_second_table",
     "update_leap_seconds",
+    "leap_seconds",
+    "to_tai",
+    "from_tai",
+    "to_gps",
+    "from_gps",
+    "to_unix",
+    "from_unix",
+    "to_jd",
+    "from_jd",
+    "to_mjd",
+    "from_mjd",
+    "to_rdt",
+    "from_rdt",
+    "met_to_datetime64",
+    "datetime64_to_met",
 ]
 
 TT2000_FILL = -9223372036854775808
@@ -607,3 +622,412 @@ def datetime64_to_epoch16(values: Any) -> Any:
     [(63082368000+123456789000j)]
     """
     return _map(_epoch16_encode_np, values, np.complex128)
+
+
+# --------------------------------------------------------------------------- time scales
+_DT_NS = 32_184_000_000  # TT - TAI
+_UNIX_J2000_NOON_NS = 946_728_000 * _SEC  # 2000-01-01T12:00:00 as a (leap-second-free) clock reading
+_TAI1958_TO_J2000_S = 1_325_419_200  # 1958-01-01T00:00 -> 2000-01-01T12:00 on a uniform clock
+_GPS_MINUS_TAI_S = -19  # GPS = TAI - 19 s
+_UNIX_DAY_RDT = 719_163  # RDT of 1970-01-01T00:00 (0001-01-01T00:00 is RDT 1.0)
+_JD_J2000 = 2_451_545.0
+_MJD_J2000 = 51_544.5
+_SCALES = ("utc", "tai", "tt", "gps")
+
+
+def _ns_to_seconds(ns: np.ndarray, offset_s: int = 0) -> np.ndarray:
+    """int64 nanoseconds (int64 min = missing) -> float64 seconds + offset, without int overflow."""
+    whole, rem = np.divmod(ns, _SEC)
+    out = (whole + offset_s).astype(np.float64) + rem / 1e9
+    return np.where(ns == _NAT, np.nan, out)
+
+
+def _seconds_to_ns(seconds: Any, offset_s: int, name: str, func: str) -> tuple[np.ndarray, np.ndarray]:
+    """float or int seconds - offset -> int64 ns; returns (ns, bad) with bad = missing or overflow."""
+    arr = np.asarray(seconds)
+    if arr.dtype.kind not in "fiub":
+        raise InputError(f"{func}: argument {name!r} must be numbers of seconds, got dtype {arr.dtype}")
+    if arr.dtype.kind in "iub":
+        whole = arr.astype(np.int64) - offset_s
+        frac_ns = np.zeros(arr.shape, dtype=np.int64)
+        limit_ok = np.abs(whole) < 9_223_372_035
+    else:
+        sec = arr.astype(np.float64)
+        finite = np.isfinite(sec)
+        w = np.floor(np.where(finite, sec, 0.0))
+        limit_ok = finite & (np.abs(w - offset_s) < 9_223_372_035)
+        whole = np.where(limit_ok, w - offset_s, 0).astype(np.int64)
+        frac_ns = np.where(limit_ok, np.rint((sec - w) * 1e9), 0).astype(np.int64)
+        missing = ~finite
+        out = np.where(limit_ok, whole * _SEC + frac_ns, _NAT)
+        return out, ~limit_ok & ~missing
+    out = np.where(limit_ok, whole * _SEC + frac_ns, _NAT)
+    return out, ~limit_ok
+
+
+def _tt2000_from_label_ns(label_ns: np.ndarray, scale: str) -> np.ndarray:
+    """TT2000 from a clock reading (int64 ns on a 1970-based uniform clock) in a continuous scale."""
+    if scale == "tt":
+        shift = -_UNIX_J2000_NOON_NS
+    elif scale == "tai":
+        shift = -_UNIX_J2000_NOON_NS + _DT_NS
+    else:  # gps
+        shift = -_UNIX_J2000_NOON_NS + _DT_NS - _GPS_MINUS_TAI_S * _SEC
+    return np.where(label_ns == _NAT, TT2000_FILL, label_ns + shift)
+
+
+def _check_scale(scale: str, func: str, name: str = "scale", allowed: tuple[str, ...] = _SCALES) -> str:
+    if scale not in allowed:
+        raise InputError(f"{func}: argument {name!r} must be one of {list(allowed)}, got {scale!r}")
+    return scale
+
+
+def leap_seconds(times: Any) -> Any:
+    """TAI - UTC in seconds at the given UTC times (NaN for NaT).
+
+    From 1972 a whole number of seconds (37 s since 2017-01-01); 1960-1971 the drifting offsets of
+    the NASA CDF library's table (evaluated at noon of the UTC day); 0 before 1960.
+
+    Parameters
+    ----------
+    times : array-like of datetime64 (or ISO strings), dask array or xarray.DataArray
+
+    Examples
+    --------
+    >>> leap_seconds(np.array(["1999-01-01", "2016-12-31T23:59:59", "2017-01-01"], dtype="datetime64[ns]"))
+    array([32., 36., 37.])
+    """
+
+    def func(values):
+        unix = _as_unix_ns(values, "times", "leap_seconds")
+        tt = _tt2000_encode_np(unix.view("datetime64[ns]"))
+        diff = tt - _DT_NS - (unix - _UNIX_J2000_NOON_NS)
+        return np.where(unix == _NAT, np.nan, diff / 1e9)
+
+    return _map(func, times, np.float64)
+
+
+def to_tai(times: Any) -> Any:
+    """UTC ``datetime64`` -> TAI seconds since 1958-01-01T00:00:00 TAI (leap seconds counted).
+
+    SpacePy's ``Ticktock.TAI``. NaT gives NaN. float64 seconds resolve about 0.5 µs today.
+
+    Examples
+    --------
+    >>> to_tai(np.array(["1958-01-01", "1972-01-01", "2017-01-01"], dtype="datetime64[ns]")).tolist()
+    [0.0, 441763210.0, 1861920037.0]
+    """
+
+    def func(values):
+        tt = _tt2000_encode_np(values)
+        return _ns_to_seconds(np.where(tt == TT2000_FILL, _NAT, tt - _DT_NS), _TAI1958_TO_J2000_S)
+
+    return _map(func, times, np.float64)
+
+
+def from_tai(seconds: Any) -> Any:
+    """TAI seconds since 1958-01-01T00:00:00 -> UTC ``datetime64[ns]`` (inverse of :func:`to_tai`).
+
+    A TAI instant inside a leap second gives the last nanosecond of the UTC day. NaN gives NaT.
+
+    Examples
+    --------
+    >>> from_tai(np.array([441763210.0, 1861920036.5, 1861920037.0]))
+    array(['1972-01-01T00:00:00.000000000', '2016-12-31T23:59:59.999999999',
+           '2017-01-01T00:00:00.000000000'], dtype='datetime64[ns]')
+    """
+
+    def func(values):
+        ns, bad = _seconds_to_ns(values, _TAI1958_TO_J2000_S, "seconds", "from_tai")
+        tt = np.where(ns == _NAT, TT2000_FILL, ns + _DT_NS)
+        _warn_range(int(np.count_nonzero(bad)), "from_tai")
+        return _tt2000_decode_np(tt)
+
+    return _map(func, seconds, "datetime64[ns]")
+
+
+def _gps0_tt2000() -> int:
+    return int(_tt2000_encode_np(np.array(["1980-01-06T00:00:00"], dtype="datetime64[ns]"))[0])
+
+
+def to_gps(times: Any) -> Any:
+    """UTC ``datetime64`` -> GPS seconds since 1980-01-06T00:00:00 UTC (no leap seconds: GPS = TAI - 19 s).
+
+    Examples
+    --------
+    >>> to_gps(np.array(["1980-01-06", "2017-01-01"], dtype="datetime64[ns]")).tolist()
+    [0.0, 1167264018.0]
+    """
+
+    def func(values):
+        tt = _tt2000_encode_np(values)
+        return _ns_to_seconds(np.where(tt == TT2000_FILL, _NAT, tt - _gps0_tt2000()))
+
+    return _map(func, times, np.float64)
+
+
+def from_gps(seconds: Any) -> Any:
+    """GPS seconds since 1980-01-06T00:00:00 -> UTC ``datetime64[ns]`` (inverse of :func:`to_gps`).
+
+    Examples
+    --------
+    >>> from_gps(np.array([0.0, 1167264018.0]))
+    array(['1980-01-06T00:00:00.000000000', '2017-01-01T00:00:00.000000000'],
+          dtype='datetime64[ns]')
+    """
+
+    def func(values):
+        ns, bad = _seconds_to_ns(values, 0, "seconds", "from_gps")
+        gps0 = _gps0_tt2000()
+        tt = np.where(ns == _NAT, TT2000_FILL, ns + gps0)
+        _warn_range(int(np.count_nonzero(bad)), "from_gps")
+        return _tt2000_decode_np(tt)
+
+    return _map(func, seconds, "datetime64[ns]")
+
+
+def to_unix(times: Any) -> Any:
+    """UTC ``datetime64`` -> Unix (POSIX) seconds since 1970-01-01, every day 86400 s. NaT gives NaN.
+
+    Examples
+    --------
+    >>> to_unix(np.array(["1970-01-02", "2001-09-09T01:46:40"], dtype="datetime64[ns]"))
+    array([8.64e+04, 1.00e+09])
+    """
+
+    def func(values):
+        return _ns_to_seconds(_as_unix_ns(values, "times", "to_unix"))
+
+    return _map(func, times, np.float64)
+
+
+def from_unix(seconds: Any) -> Any:
+    """Unix (POSIX) seconds -> ``datetime64[ns]`` (inverse of :func:`to_unix`). NaN gives NaT.
+
+    Examples
+    --------
+    >>> from_unix(np.array([0, 1_000_000_000]))
+    array(['1970-01-01T00:00:00.000000000', '2001-09-09T01:46:40.000000000'],
+          dtype='datetime64[ns]')
+    """
+
+    def func(values):
+        ns, bad = _seconds_to_ns(values, 0, "seconds", "from_unix")
+        _warn_range(int(np.count_nonzero(bad)), "from_unix")
+        return ns.view("datetime64[ns]")
+
+    return _map(func, seconds, "datetime64[ns]")
+
+
+def _to_days(values: Any, scale: str, reference: float, func: str) -> np.ndarray:
+    """Days since 2000-01-01T12:00:00 *in the given scale* plus ``reference``."""
+    if scale == "utc":
+        unix = _as_unix_ns(values, "times", func)
+        ns = np.where(unix == _NAT, _NAT, unix - _UNIX_J2000_NOON_NS)
+    else:
+        tt = _tt2000_encode_np(values)
+        shift = {"tt": 0, "tai": -_DT_NS, "gps": -_DT_NS + _GPS_MINUS_TAI_S * _SEC}[scale]
+        ns = np.where(tt == TT2000_FILL, _NAT, tt + shift)
+    whole, rem = np.divmod(ns, _DAY_NS)
+    out = whole.astype(np.float64) + reference + rem / _DAY_NS
+    return np.where(ns == _NAT, np.nan, out)
+
+
+def _from_days(days: Any, scale: str, reference: float, func: str) -> np.ndarray:
+    arr = np.asarray(days)
+    if arr.dtype.kind not in "fiu":
+        raise InputError(f"{func}: argument 'days' must be numbers of days, got dtype {arr.dtype}")
+    rel = arr.astype(np.float64) - reference  # days since 2000-01-01T12:00 in the scale
+    finite = np.isfinite(rel)
+    whole = np.floor(np.where(finite, rel, 0.0))
+    ok = finite & (np.abs(whole) < 106_000)  # about +-290 years around 2000
+    ns = np.where(ok, whole, 0).astype(np.int64) * _DAY_NS + np.where(
+        ok, np.rint((rel - whole) * _DAY_NS), 0
+    ).astype(np.int64)
+    bad = finite & ~ok
+    if scale == "utc":
+        base = ns.astype(np.int64)
+        limit = np.iinfo(np.int64).max - _UNIX_J2000_NOON_NS
+        over = ok & (base > limit)
+        bad |= over
+        out = np.where(ok & ~over, base + _UNIX_J2000_NOON_NS, _NAT)
+        _warn_range(int(np.count_nonzero(bad)), func)
+        return out.view("datetime64[ns]")
+    shift = {"tt": 0, "tai": _DT_NS, "gps": _DT_NS - _GPS_MINUS_TAI_S * _SEC}[scale]
+    tt = np.where(ok, ns + shift, TT2000_FILL)
+    _warn_range(int(np.count_nonzero(bad)), func)
+    return _tt2000_decode_np(tt)
+
+
+def to_jd(times: Any, scale: str = "utc") -> Any:
+    """``datetime64`` UTC -> Julian Date in the time scale ``scale`` ("utc", "tai", "tt" or "gps").
+
+    JD 2451545.0 is 2000-01-01T12:00:00 of the chosen scale (J2000.0 when ``scale="tt"``). With
+    ``scale="utc"`` every day has 86400 s. float64 JDs resolve about 40 µs. NaT gives NaN.
+
+    Examples
+    --------
+    >>> to_jd(np.array(["2000-01-01T12:00", "1970-01-01"], dtype="datetime64[ns]"))
+    array([2451545. , 2440587.5])
+    >>> to_jd(np.datetime64("2000-01-01T11:58:55.816", "ns"), scale="tt")
+    array(2451545.)
+    """
+    _check_scale(scale, "to_jd")
+    return _map(lambda v: _to_days(v, scale, _JD_J2000, "to_jd"), times, np.float64)
+
+
+def from_jd(jd: Any, scale: str = "utc") -> Any:
+    """Julian Date in ``scale`` -> ``datetime64[ns]`` UTC (inverse of :func:`to_jd`).
+
+    Examples
+    --------
+    >>> from_jd(np.array([2451545.0, 2440587.5]))
+    array(['2000-01-01T12:00:00.000000000', '1970-01-01T00:00:00.000000000'],
+          dtype='datetime64[ns]')
+    """
+    _check_scale(scale, "from_jd")
+    return _map(lambda v: _from_days(v, scale, _JD_J2000, "from_jd"), jd, "datetime64[ns]")
+
+
+def to_mjd(times: Any, scale: str = "utc") -> Any:
+    """``datetime64`` UTC -> Modified Julian Date (JD - 2400000.5; MJD 0 = 1858-11-17T00:00).
+
+    Examples
+    --------
+    >>> to_mjd(np.array(["1858-11-17", "2000-01-01"], dtype="datetime64[ns]"))
+    array([    0., 51544.])
+    """
+    _check_scale(scale, "to_mjd")
+    return _map(lambda v: _to_days(v, scale, _MJD_J2000, "to_mjd"), times, np.float64)
+
+
+def from_mjd(mjd: Any, scale: str = "utc") -> Any:
+    """Modified Julian Date in ``scale`` -> ``datetime64[ns]`` UTC (inverse of :func:`to_mjd`).
+
+    Examples
+    --------
+    >>> from_mjd(np.array([51544.0, 57754.5]))
+    array(['2000-01-01T00:00:00.000000000', '2017-01-01T12:00:00.000000000'],
+          dtype='datetime64[ns]')
+    """
+    _check_scale(scale, "from_mjd")
+    return _map(lambda v: _from_days(v, scale, _MJD_J2000, "from_mjd"), mjd, "datetime64[ns]")
+
+
+def to_rdt(times: Any) -> Any:
+    """``datetime64`` UTC -> Rata Die days (SpacePy's ``RDT``): 0001-01-01T00:00 is day 1.0.
+
+    The integer part is Python's ``date.toordinal()``; days have 86400 s (no leap seconds).
+
+    Examples
+    --------
+    >>> to_rdt(np.array(["1999-07-01T14:00", "1970-01-01"], dtype="datetime64[ns]"))
+    array([729936.58333333, 719163.        ])
+    """
+    reference = _UNIX_DAY_RDT + 10_957.5  # RDT of 2000-01-01T12:00
+    return _map(lambda v: _to_days(v, "utc", reference, "to_rdt"), times, np.float64)
+
+
+def from_rdt(rdt: Any) -> Any:
+    """Rata Die days (SpacePy's ``RDT``) -> ``datetime64[ns]`` UTC (inverse of :func:`to_rdt`).
+
+    Days outside the ``datetime64[ns]`` range (e.g. RDT 1.0, year 1) give NaT with a
+    :class:`TimeRangeWarning`.
+
+    Examples
+    --------
+    >>> from_rdt(np.array([729936.5, 719163.0]))
+    array(['1999-07-01T12:00:00.000000000', '1970-01-01T00:00:00.000000000'],
+          dtype='datetime64[ns]')
+    """
+    reference = _UNIX_DAY_RDT + 10_957.5
+    return _map(lambda v: _from_days(v, "utc", reference, "from_rdt"), rdt, "datetime64[ns]")
+
+
+def _epoch_tt2000(epoch: Any, epoch_scale: str, func: str) -> int:
+    """TT2000 of a mission epoch written as a clock reading in ``epoch_scale``."""
+    from ._utils import as_datetime64
+
+    label = as_datetime64(epoch, name="epoch")
+    if label.size != 1 or np.isnat(label[0]):
+        raise InputError(f"{func}: argument 'epoch' must be one time (ISO string or datetime64), got {epoch!r}")
+    label_ns = label.astype("datetime64[ns]").view(np.int64)
+    if epoch_scale == "utc":
+        return int(_tt2000_encode_np(label)[0])
+    return int(_tt2000_from_label_ns(label_ns, epoch_scale)[0])
+
+
+def met_to_datetime64(met: Any, epoch: Any, *, scale: str = "tai", epoch_scale: str = "utc") -> Any:
+    """Mission elapsed time (seconds since ``epoch``) -> ``datetime64[ns]`` UTC.
+
+    Parameters
+    ----------
+    met : array-like of seconds, dask array or xarray.DataArray
+        Elapsed seconds (float or integer).
+    epoch : str or datetime64
+        The mission epoch, a clock reading in ``epoch_scale``.
+    scale : {"tai", "utc"}
+        How the elapsed seconds are counted. ``"tai"`` (default): SI seconds of a continuous clock,
+        so the leap seconds inserted between the epoch and the time are counted (spacecraft clocks,
+        e.g. Fermi MET). ``"utc"``: days of 86400 s, leap seconds not counted (like Unix time).
+    epoch_scale : {"utc", "tai", "tt", "gps"}
+        Time scale in which ``epoch`` is written (e.g. ``"tt"`` for an epoch given as J2000 TT).
+
+    Returns
+    -------
+    datetime64[ns] UTC, the shape of ``met``. NaN gives NaT.
+
+    Examples
+    --------
+    Fermi MET counts SI seconds from 2001-01-01T00:00:00 UTC; two leap seconds (end of 2005 and
+    2008) fall before 2009-01-01:
+
+    >>> met_to_datetime64(np.array([0.0, 252460802.0]), "2001-01-01")
+    array(['2001-01-01T00:00:00.000000000', '2009-01-01T00:00:00.000000000'],
+          dtype='datetime64[ns]')
+    >>> met_to_datetime64(np.array([252460800.0]), "2001-01-01", scale="utc")
+    array(['2009-01-01T00:00:00.000000000'], dtype='datetime64[ns]')
+    """
+    _check_scale(scale, "met_to_datetime64", allowed=("tai", "utc"))
+    _check_scale(epoch_scale, "met_to_datetime64", name="epoch_scale")
+    epoch_tt = _epoch_tt2000(epoch, epoch_scale, "met_to_datetime64")
+    if scale == "utc":
+        epoch_unix = int(_tt2000_decode_np(np.array([epoch_tt]))[0].view(np.int64))
+
+    def func(values):
+        ns, bad = _seconds_to_ns(values, 0, "met", "met_to_datetime64")
+        if scale == "tai":
+            limit = np.iinfo(np.int64).max - max(epoch_tt, 0)
+            over = (ns != _NAT) & (ns > limit)
+            tt = np.where((ns == _NAT) | over, TT2000_FILL, ns + epoch_tt)
+            _warn_range(int(np.count_nonzero(bad | over)), "met_to_datetime64")
+            return _tt2000_decode_np(tt)
+        limit = np.iinfo(np.int64).max - max(epoch_unix, 0)
+        over = (ns != _NAT) & (ns > limit)
+        _warn_range(int(np.count_nonzero(bad | over)), "met_to_datetime64")
+        return np.where((ns == _NAT) | over, _NAT, ns + epoch_unix).view("datetime64[ns]")
+
+    return _map(func, met, "datetime64[ns]")
+
+
+def datetime64_to_met(times: Any, epoch: Any, *, scale: str = "tai", epoch_scale: str = "utc") -> Any:
+    """UTC ``datetime64`` -> mission elapsed seconds since ``epoch`` (inverse of :func:`met_to_datetime64`).
+
+    Examples
+    --------
+    >>> datetime64_to_met(np.array(["2009-01-01"], dtype="datetime64[ns]"), "2001-01-01").tolist()
+    [252460802.0]
+    """
+    _check_scale(scale, "datetime64_to_met", allowed=("tai", "utc"))
+    _check_scale(epoch_scale, "datetime64_to_met", name="epoch_scale")
+    epoch_tt = _epoch_tt2000(epoch, epoch_scale, "datetime64_to_met")
+
+    def func(values):
+        if scale == "tai":
+            tt = _tt2000_encode_np(values)
+            return _ns_to_seconds(np.where(tt == TT2000_FILL, _NAT, tt - epoch_tt))
+        unix = _as_unix_ns(values, "times", "datetime64_to_met")
+        epoch_unix = int(_tt2000_decode_np(np.array([epoch_tt]))[0].view(np.int64))
+        return _ns_to_seconds(np.where(unix == _NAT, _NAT, unix - epoch_unix))
+
+    return _map(func, times, np.float64)
