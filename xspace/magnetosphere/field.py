@@ -262,9 +262,12 @@ def t89_field(time, position, kp, frame: str = "GSM", irbem_compatible: bool = F
     Examples
     --------
     >>> import numpy as np
-    >>> b = t89_field(np.datetime64("2020-03-20T12:00"), [-10.0, 0.0, 1.0], kp=2.3)
-    >>> b.shape
-    (3,)
+    >>> # published check value (GEOPACK test suite): IOPT=2, tilt -0.533585 rad, GSM (-5.1, 0.3, 2.8)
+    >>> t = np.datetime64("2001-01-01T02:03:04")
+    >>> t89_field(t, [-5.1, 0.3, 2.8], kp=1.0).round(2)
+    array([ 20.77,  -0.65, -15.07])
+    >>> bool(t89_field(t, [-10.0, 0.0, 4.0], kp=1.0)[0] > 0)   # northern tail lobe: B points sunward
+    True
     """
     total = _evaluate("T89", time, position, kp, frame, irbem_compatible)
     internal = _evaluate("IGRF", time, position, None, frame, irbem_compatible)
