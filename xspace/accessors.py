@@ -55,6 +55,24 @@ class _SpaceBase:
     # ----------------------------------------------------------------- signal toolkit (issue 4)
 
     # ----------------------------------------------------------------- magnetosphere (issue 5)
+    def transform(self, var=None, to=None, from_frame=None, irbem_compatible=False):
+        """Rotate a vector variable into frame ``to`` (frame read from its ISTP attributes);
+        see :func:`xspace.magnetosphere.coords.transform_dataarray`. On a Dataset, ``var`` names it."""
+        from .magnetosphere.coords import transform_dataarray
+
+        from .errors import InputError
+
+        if isinstance(self._obj, xr.Dataset):
+            if var not in self._obj.data_vars:
+                raise InputError(f"argument 'var': {var!r} is not a data variable of the dataset")
+            da = self._obj[var]
+        else:
+            da = self._obj
+            if to is None:  # da.space.transform("GSM")
+                to = var
+        if to is None:
+            raise InputError("argument 'to': the target frame is required, e.g. to='GSM'")
+        return transform_dataarray(da, to, from_frame=from_frame, irbem_compatible=irbem_compatible)
 
 
 @xr.register_dataset_accessor("space")

@@ -45,6 +45,8 @@ __all__ = [
     "mlt",
     "sun_direction",
     "gmst",
+    "frame_of",
+    "transform_dataarray",
 ]
 
 #: Canonical frame names and accepted aliases (case-insensitive).
@@ -163,7 +165,8 @@ def sun_direction(time, frame: str = "GEO") -> np.ndarray:
     >>> bool(abs(np.degrees(np.arctan2(s[0, 1], s[0, 0]))) < 0.02)
     True
     """
-    return _axes_to(time, "GSE", frame)[..., 0]
+    t = as_datetime64(time, "time").ravel()
+    return _axes_to(t, "GSE", frame)[..., 0]
 
 
 def _sun_mod(tc):
@@ -212,8 +215,10 @@ def _dipole_coefficients(time, irbem_compatible=False):
 
 
 # ----------------------------------------------------------------------------- frame axes
-def _axes_geo(time, irbem_compatible=False) -> dict:
-    """All frames' axes in GEO for 1-D ``time``: dict frame -> (n, 3, 3), columns = axes."""
+def _axes_geo(time, irbem_compatible=False, frames=None) -> dict:
+    """Frames' axes in GEO for 1-D ``time``: dict frame -> (n, 3, 3), columns = axes.
+
+    ``frames``: the frames needed (None: all); the dipole frames need IGRF (1900-2030)."""
     d = _days_since_j2000(time)
     tc = d / 36525.0
     dpsi, deps, eps0 = _nutation(tc)
@@ -235,6 +240,19 @@ def _axes_geo(time, irbem_compatible=False) -> dict:
     z_gse = np.einsum("...ij,...j->...i", a_mod, pole_mod)
     y_gse = np.cross(z_gse, x_gse)
 
+    def cols(x, y, z):
+        return np.stack([x, y, z], -1)
+
+    eye = np.broadcast_to(np.eye(3), a_tod.shape)
+    out = {
+        "GEO": eye,
+        "GEI": a_tod,
+        "MOD": a_mod,
+        "J2000": a_j2000,
+        "GSE": cols(x_gse, y_gse, z_gse),
+    }
+    if frames is not None and not (set(frames) & {"GSM", "SM", "MAG"}):
+        return out  # no dipole axis needed (and no IGRF validity limit)
     dip = dipole_axis(time, irbem_compatible)
     y_gsm = np.cross(dip, x_gse)
     y_gsm /= np.linalg.norm(y_gsm, axis=-1, keepdims=True)
@@ -246,20 +264,10 @@ def _axes_geo(time, irbem_compatible=False) -> dict:
     y_mag /= np.linalg.norm(y_mag, axis=-1, keepdims=True)
     x_mag = np.cross(y_mag, dip)
 
-    def cols(x, y, z):
-        return np.stack([x, y, z], -1)
-
-    eye = np.broadcast_to(np.eye(3), a_tod.shape)
-    return {
-        "GEO": eye,
-        "GEI": a_tod,
-        "MOD": a_mod,
-        "J2000": a_j2000,
-        "GSE": cols(x_gse, y_gse, z_gse),
-        "GSM": cols(x_gse, y_gsm, z_gsm),
-        "SM": cols(x_sm, y_gsm, dip),
-        "MAG": cols(x_mag, y_mag, dip),
-    }
+    out["GSM"] = cols(x_gse, y_gsm, z_gsm)
+    out["SM"] = cols(x_sm, y_gsm, dip)
+    out["MAG"] = cols(x_mag, y_mag, dip)
+    return out
 
 
 def frame_axes(time, frame: str, irbem_compatible: bool = False) -> np.ndarray:
@@ -273,13 +281,13 @@ def frame_axes(time, frame: str, irbem_compatible: bool = False) -> np.ndarray:
     (True, 1.0)
     """
     frame = normalize_frame(frame)
-    return _axes_geo(time, irbem_compatible)[frame]
+    return _axes_geo(time, irbem_compatible, {frame})[frame]
 
 
 def _axes_to(time, frame_from, frame_to, irbem_compatible=False):
     frame_from = normalize_frame(frame_from, "from_frame")
     frame_to = normalize_frame(frame_to, "to_frame")
-    axes = _axes_geo(time, irbem_compatible)
+    axes = _axes_geo(time, irbem_compatible, {frame_from, frame_to})
     return np.einsum("...ji,...jk->...ik", axes[frame_to], axes[frame_from])
 
 
@@ -416,3 +424,125 @@ def mlt(xyz, time, frame: str = "GSM", irbem_compatible: bool = False) -> np.nda
     """
     sm = transform(xyz, time, frame, "SM", irbem_compatible)
     return (12.0 + np.degrees(np.arctan2(sm[..., 1], sm[..., 0])) / 15.0) % 24.0
+
+
+# ----------------------------------------------------------------------------- xarray
+_FRAME_TOKENS = sorted(FRAMES, key=len, reverse=True)
+
+
+def frame_of(da, name: str | None = None) -> str:
+    """Coordinate frame of an ISTP variable, read from its attributes.
+
+    Order: ``COORDINATE_SYSTEM`` (e.g. ``"GSE"``, ``"gsm>Geocentric Solar Magnetospheric"``); a
+    frame suffix of the variable name (``Position_GEO``, ``BGSEc``, ``b_gsm``); a frame word in
+    ``CATDESC``. A name ending in ``MAG`` is not taken as the MAG frame (it usually means magnitude).
+
+    Raises
+    ------
+    InputError
+        If none names a known frame.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> frame_of(xr.DataArray(np.zeros(3), name="BGSEc", attrs={"CATDESC": "B-field in GSE"}))
+    'GSE'
+    >>> frame_of(xr.DataArray(np.zeros(3), attrs={"COORDINATE_SYSTEM": "gsm>Geocentric Solar Magnetospheric"}))
+    'GSM'
+    """
+    import re
+
+    label = name if name is not None else da.name
+    attrs = da.attrs
+    cs = attrs.get("COORDINATE_SYSTEM")
+    if isinstance(cs, str) and cs.strip():
+        head = re.split(r"[>\s,;(]", cs.strip(), maxsplit=1)[0]
+        if head.upper() in FRAMES:
+            return FRAMES[head.upper()]
+    if isinstance(label, str):
+        upper = label.upper()
+        for token in _FRAME_TOKENS:
+            if token == "MAG":  # "B_mag", "BMAG" usually mean the magnitude, not the MAG frame
+                continue
+            # a suffix "_GEO", or the frame letters at the end of a compact name ("BGSEc", "PosGSM")
+            if re.search(rf"(^|[_\-.]){token}$", upper) or re.search(rf"[A-Z_]{token}C?$", upper):
+                return FRAMES[token]
+    catdesc = attrs.get("CATDESC")
+    if isinstance(catdesc, str):
+        for token in _FRAME_TOKENS:
+            if re.search(rf"\b{token}\b", catdesc.upper()):
+                return FRAMES[token]
+    raise InputError(
+        f"variable {label!r}: cannot tell its coordinate frame (no COORDINATE_SYSTEM attribute, no frame "
+        f"suffix like '_GEO' in the name, no frame in CATDESC); pass from_frame= explicitly"
+    )
+
+
+def transform_dataarray(da, to: str, from_frame: str | None = None, irbem_compatible: bool = False):
+    """Rotate a vector DataArray (a dimension of length 3, a time dimension) into frame ``to``.
+
+    The input frame comes from the ISTP attributes (:func:`frame_of`) unless ``from_frame`` is given.
+    Works lazily on dask-backed data (``xarray.apply_ufunc(dask="parallelized")``). The result keeps
+    the dims, coordinates and units, gets ``COORDINATE_SYSTEM = to``, a frame-updated name and a
+    provenance line in ``history``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> t = np.array(["2020-01-01T00:00", "2020-01-01T06:00"], "datetime64[ns]")
+    >>> b = xr.DataArray([[5.0, 0.0, 0.0], [0.0, 5.0, 0.0]], dims=("Epoch", "dim1"), coords={"Epoch": t},
+    ...                  name="B_GSE", attrs={"UNITS": "nT", "DEPEND_0": "Epoch"})
+    >>> out = transform_dataarray(b, "GSM")
+    >>> out.name, out.attrs["COORDINATE_SYSTEM"], out.attrs["UNITS"]
+    ('B_GSM', 'GSM', 'nT')
+    >>> bool(np.allclose(out[:, 0], [5.0, 0.0]))   # GSE and GSM share the x axis
+    True
+    """
+    import xarray as xr
+
+    from .._utils import derived_attrs, time_dim
+
+    if not isinstance(da, xr.DataArray):
+        raise InputError(f"argument 'da': expected an xarray.DataArray, got {type(da).__name__}")
+    to = normalize_frame(to, "to")
+    src = normalize_frame(from_frame, "from_frame") if from_frame is not None else frame_of(da)
+    vec_dims = [d for d in da.dims if da.sizes[d] == 3]
+    if not vec_dims:
+        raise InputError(f"variable {da.name!r}: no dimension of length 3 (vector components) in {dict(da.sizes)}")
+    vdim = vec_dims[-1]
+    tdim = time_dim(da, f"variable {da.name!r}")
+    times = da[tdim]
+    if da.chunks is not None and da.chunksizes.get(vdim, (3,)) != (3,):
+        da = da.chunk({vdim: -1})
+
+    def _rotate(xyz, t):
+        return transform(xyz, t, src, to, irbem_compatible)
+
+    out = xr.apply_ufunc(
+        _rotate,
+        da,
+        times,
+        input_core_dims=[[vdim], []],
+        output_core_dims=[[vdim]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+        keep_attrs=False,
+    ).transpose(*da.dims)
+    attrs = derived_attrs(
+        da.attrs,
+        catdesc=f"{da.attrs.get('CATDESC', da.name or 'vector')} (rotated {src} -> {to})",
+        history=f"xspace.magnetosphere.coords.transform_dataarray: {src} -> {to}",
+    )
+    attrs["COORDINATE_SYSTEM"] = to
+    out.attrs = attrs
+    name = da.name
+    if isinstance(name, str):
+        import re
+
+        for token in _FRAME_TOKENS:
+            new = re.sub(rf"(?i)(^|[_\-.]){token}$", lambda m: m.group(1) + to, name)
+            if new != name:
+                name = new
+                break
+    out.name = name
+    return out
