@@ -259,6 +259,16 @@ class CDFFile:
     def __init__(self, path):
         self.path = os.fspath(path)
         try:
+            self._parse()
+        except CDFFormatError:
+            raise
+        except (struct.error, ValueError, IndexError, OverflowError, KeyError, TypeError, UnicodeError,
+                MemoryError, RecursionError) as exc:
+            # any inconsistency the explicit checks did not name is still a corrupted file
+            raise CDFFormatError(f"{self.path}: corrupted CDF structure ({type(exc).__name__}: {exc})") from None
+
+    def _parse(self) -> None:
+        try:
             size = os.path.getsize(self.path)
         except OSError as exc:
             raise CDFFormatError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
@@ -371,7 +381,7 @@ class CDFFile:
         if len(cdr) < pos + 16:
             raise CDFFormatError(f"{self.path}: CDF descriptor record is truncated")
         version, release, encoding, flags = struct.unpack_from(">iiii", cdr, pos)
-        increment = self._int(cdr, pos + 28) if len(cdr) >= pos + 32 else 0
+        increment = self._int(cdr, pos + 24) if len(cdr) >= pos + 28 else 0
         self.version = f"{version}.{release}.{increment}"
         self._pre25 = (version, release) < (2, 5)
         self.encoding = encoding
@@ -508,10 +518,35 @@ class CDFFile:
             for a, b in zip(info.blocks, info.blocks[1:]):
                 if b.first <= a.last:
                     raise CDFFormatError(f"{self.path}: {where}: overlapping record blocks: corrupted")
-        elif max_rec >= 0 and info.record_varying:
-            # records announced but no index: treat as absent (virtual pad records)
-            pass
+        self._check_sizes(info, dtype.itemsize)
         return info
+
+    def _check_sizes(self, info: VariableInfo, itemsize: int) -> None:
+        """Reject sizes the stored blocks cannot hold (so no garbage length ever allocates memory)."""
+        where = f"variable {info.name!r}"
+        recsize = itemsize
+        for d in info.shape:
+            recsize *= d
+            if recsize > self.src.size * 1100 + (1 << 20):
+                raise CDFFormatError(f"{self.path}: {where}: dimensions {info.dims} exceed what the file can hold")
+        last_stored = info.blocks[-1].last if info.blocks else -1
+        if info.max_rec > last_stored and not info.sparse_records and info.blocks:
+            raise CDFFormatError(
+                f"{self.path}: {where}: maximum record {info.max_rec} but records are stored only up to "
+                f"{last_stored}: truncated or corrupted"
+            )
+        if not info.blocks and info.max_rec >= 0 and not info.sparse_records:
+            raise CDFFormatError(f"{self.path}: {where}: {info.max_rec + 1} records announced but none stored: corrupted")
+        if info.sparse_records and (info.max_rec + 1) * recsize > (1 << 34):
+            raise CDFFormatError(f"{self.path}: {where}: {info.max_rec + 1} sparse records is implausible: corrupted")
+        for b in info.blocks:
+            need = (b.last - b.first + 1) * recsize
+            limit = b.csize if not b.compressed else b.csize * 1100 + 1024
+            if need > limit:
+                raise CDFFormatError(
+                    f"{self.path}: {where}: block of records {b.first}-{b.last} needs {need} bytes but holds "
+                    f"{b.csize}{' compressed' if b.compressed else ''}: truncated or corrupted"
+                )
 
     def _read_vxr_tree(self, head: int, info: VariableInfo, depth: int) -> None:
         if depth > _MAX_VXR_DEPTH:
@@ -629,6 +664,16 @@ class CDFFile:
         Records never written are filled with the pad value. The result is row-major whatever the
         file's majority. Thread-safe.
         """
+        try:
+            return self._read_records(var, start, stop)
+        except CDFFormatError:
+            raise
+        except (struct.error, ValueError, IndexError, OverflowError, MemoryError) as exc:
+            raise CDFFormatError(
+                f"{self.path}: variable {var.name!r}: corrupted data records ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def _read_records(self, var: VariableInfo, start: int, stop: int) -> np.ndarray:
         dtype = raw_dtype(var.cdf_type, var.num_elements, self.little)
         per_rec = int(np.prod(var.shape, dtype=np.int64))
         recsize = per_rec * dtype.itemsize

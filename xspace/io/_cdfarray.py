@@ -109,6 +109,19 @@ class Decoder:
         except (TypeError, ValueError, OverflowError):
             return None
 
+    def valid_mask(self, raw: np.ndarray) -> np.ndarray | None:
+        """Where raw values lie outside [VALIDMIN, VALIDMAX] (compared in the raw type; not for EPOCH16)."""
+        if self.valid is None or raw.dtype.kind == "c":
+            return None
+        lo, hi = (np.asarray(v) for v in self.valid)
+        if lo.dtype.kind not in "iuf" or hi.dtype.kind not in "iuf":
+            return None
+        try:
+            with np.errstate(invalid="ignore"):
+                return np.broadcast_to((raw < lo) | (raw > hi), raw.shape)
+        except ValueError:
+            return None  # VALIDMIN/VALIDMAX of a shape that does not broadcast: not applied
+
     def __call__(self, raw: np.ndarray) -> np.ndarray:
         if self.char:
             out = np.char.decode(raw, "utf-8", errors="replace") if raw.size else raw.astype(self.dtype)
@@ -125,24 +138,16 @@ class Decoder:
                 out = xtime.epoch16_to_datetime64(raw)
             if mask is not None and mask.any():
                 out = np.where(mask, np.datetime64("NaT", "ns"), out)
-            if self.valid is not None:
-                lo, hi = (np.datetime64(v, "ns") if not isinstance(v, np.datetime64) else v for v in self.valid)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    bad = (out < lo) | (out > hi)
+            bad = self.valid_mask(raw)
+            if bad is not None and bad.any():
                 out = np.where(bad, np.datetime64("NaT", "ns"), out)
             return out
         out = raw.astype(self.dtype, copy=True) if raw.dtype != self.dtype else raw
         if mask is not None and mask.any():
             out[mask] = np.nan
-        if self.valid is not None:
-            lo, hi = self.valid
-            try:
-                with np.errstate(invalid="ignore"):
-                    bad = (raw < np.asarray(lo)) | (raw > np.asarray(hi))
-                out[np.broadcast_to(bad, out.shape)] = np.nan
-            except (ValueError, TypeError):
-                pass  # VALIDMIN/VALIDMAX of a shape that does not broadcast: not applied
+        bad = self.valid_mask(raw)
+        if bad is not None and bad.any():
+            out[bad] = np.nan
         return out
 
 
