@@ -53,6 +53,90 @@ class _SpaceBase:
     # ----------------------------------------------------------------- sea / assoc (issue 3)
 
     # ----------------------------------------------------------------- signal toolkit (issue 4)
+    def clip(self, start=None, stop=None):
+        """Closed-interval time selection; see :func:`xspace.analysis.signal.clip`."""
+        from .analysis.signal import clip
+
+        return clip(self._obj, start, stop)
+
+    def gaps(self, max_gap=None, **kwargs):
+        """List of data gaps; see :func:`xspace.analysis.signal.gaps`."""
+        from .analysis.signal import gaps
+
+        return gaps(self._obj, max_gap, **kwargs)
+
+    def segments(self, **kwargs):
+        """Index ranges of continuous segments; see :func:`xspace.analysis.signal.segments`."""
+        from .analysis.signal import segments
+
+        return segments(self._obj, **kwargs)
+
+    def bin_mean(self, cadence, origin=None):
+        """NaN-aware bin means labelled at bin centres; see :func:`xspace.analysis.signal.bin_mean`."""
+        from .analysis.signal import bin_mean
+
+        return bin_mean(self._obj, cadence, origin)
+
+    def bin_median(self, cadence, origin=None):
+        """NaN-aware bin medians; see :func:`xspace.analysis.signal.bin_median`."""
+        from .analysis.signal import bin_median
+
+        return bin_median(self._obj, cadence, origin)
+
+    def interp_like(self, other, method="linear", **kwargs):
+        """Interpolation onto other times, never across gaps; see :func:`xspace.analysis.signal.interp_like`."""
+        from .analysis.signal import interp_like
+
+        return interp_like(self._obj, other, method, **kwargs)
+
+    def running_mean(self, window, **kwargs):
+        """Centred running mean; see :func:`xspace.analysis.signal.running_mean`."""
+        from .analysis.signal import running_mean
+
+        return running_mean(self._obj, window, **kwargs)
+
+    def running_median(self, window, **kwargs):
+        """Centred running median; see :func:`xspace.analysis.signal.running_median`."""
+        from .analysis.signal import running_median
+
+        return running_median(self._obj, window, **kwargs)
+
+    def despike(self, window=7, threshold=3.5, **kwargs):
+        """Hampel despiking; see :func:`xspace.analysis.signal.despike`."""
+        from .analysis.signal import despike
+
+        return despike(self._obj, window, threshold, **kwargs)
+
+    def detrend(self, kind="linear"):
+        """Remove a mean or linear trend; see :func:`xspace.analysis.signal.detrend`."""
+        from .analysis.signal import detrend
+
+        return detrend(self._obj, kind)
+
+    def lowpass(self, cutoff, **kwargs):
+        """Zero-phase Butterworth low-pass; see :func:`xspace.analysis.signal.lowpass`."""
+        from .analysis.signal import lowpass
+
+        return lowpass(self._obj, cutoff, **kwargs)
+
+    def highpass(self, cutoff, **kwargs):
+        """Zero-phase Butterworth high-pass; see :func:`xspace.analysis.signal.highpass`."""
+        from .analysis.signal import highpass
+
+        return highpass(self._obj, cutoff, **kwargs)
+
+    def bandpass(self, low, high, **kwargs):
+        """Zero-phase Butterworth band-pass; see :func:`xspace.analysis.signal.bandpass`."""
+        from .analysis.signal import bandpass
+
+        return bandpass(self._obj, low, high, **kwargs)
+
+    def bandstop(self, low, high, **kwargs):
+        """Zero-phase Butterworth band-stop; see :func:`xspace.analysis.signal.bandstop`."""
+        from .analysis.signal import bandstop
+
+        return bandstop(self._obj, low, high, **kwargs)
+
 
     # ----------------------------------------------------------------- magnetosphere (issue 5)
     def transform(self, var=None, to=None, from_frame=None, irbem_compatible=False):
@@ -89,3 +173,88 @@ class SpaceDatasetAccessor(_SpaceBase):
 @xr.register_dataarray_accessor("space")
 class SpaceDataArrayAccessor(_SpaceBase):
     """``DataArray.space``: space-physics methods on a DataArray."""
+
+    # ----------------------------------------------------------------- signal toolkit (issue 4)
+    def deriv(self, **kwargs):
+        """Time derivative per second; see :func:`xspace.analysis.signal.deriv`."""
+        from .analysis.signal import deriv
+
+        return deriv(self._obj, **kwargs)
+
+    def magnitude(self, component_dim=None):
+        """Vector magnitude; see :func:`xspace.analysis.signal.magnitude`."""
+        from .analysis.signal import magnitude
+
+        return magnitude(self._obj, component_dim)
+
+    def dot(self, other, component_dim=None):
+        """Scalar product; see :func:`xspace.analysis.signal.dot`."""
+        from .analysis.signal import dot
+
+        return dot(self._obj, other, component_dim)
+
+    def cross(self, other, component_dim=None):
+        """Vector product; see :func:`xspace.analysis.signal.cross`."""
+        from .analysis.signal import cross
+
+        return cross(self._obj, other, component_dim)
+
+    def angle_between(self, other, **kwargs):
+        """Angle between two vector series; see :func:`xspace.analysis.signal.angle_between`."""
+        from .analysis.signal import angle_between
+
+        return angle_between(self._obj, other, **kwargs)
+
+    def normalize(self, component_dim=None):
+        """Unit vectors; see :func:`xspace.analysis.signal.normalize`."""
+        from .analysis.signal import normalize
+
+        return normalize(self._obj, component_dim)
+
+    def apply(self, func, *args, **kwargs):
+        """A ufunc with ISTP attributes kept; see :func:`xspace.analysis.signal.apply`."""
+        from .analysis.signal import apply
+
+        return apply(self._obj, func, *args, **kwargs)
+
+    def power(self, exponent):
+        """Power with UNITS raised; see :func:`xspace.analysis.signal.power`."""
+        from .analysis.signal import power
+
+        return power(self._obj, exponent)
+
+    def field_aligned_matrix(self, reference="xgse", position=None, background=None, **kwargs):
+        """Field-aligned rotation matrices; see :func:`xspace.analysis.frames.field_aligned_matrix`."""
+        from .analysis.frames import field_aligned_matrix
+
+        return field_aligned_matrix(self._obj, reference, position, background, **kwargs)
+
+    def rotate(self, matrix, **kwargs):
+        """Apply (time, 3, 3) rotation matrices (slerp); see :func:`xspace.analysis.frames.rotate`."""
+        from .analysis.frames import rotate
+
+        return rotate(self._obj, matrix, **kwargs)
+
+    def to_field_aligned(self, reference="xgse", position=None, background=None, **kwargs):
+        """Rotate into field-aligned coordinates; see :func:`xspace.analysis.frames.to_field_aligned`."""
+        from .analysis.frames import to_field_aligned
+
+        return to_field_aligned(self._obj, reference, position, background, **kwargs)
+
+    def mva(self, window=None, step=None, **kwargs):
+        """Minimum-variance analysis; see :func:`xspace.analysis.frames.mva`."""
+        from .analysis.frames import mva
+
+        return mva(self._obj, window, step, **kwargs)
+
+    def dynamic_spectrum(self, **kwargs):
+        """Spectrogram in units^2/Hz; see :func:`xspace.analysis.spectra.dynamic_spectrum`."""
+        from .analysis.spectra import dynamic_spectrum
+
+        return dynamic_spectrum(self._obj, **kwargs)
+
+    def wave_polarization(self, **kwargs):
+        """Wave polarisation of a field in FAC; see :func:`xspace.analysis.spectra.wave_polarization`."""
+        from .analysis.spectra import wave_polarization
+
+        return wave_polarization(self._obj, **kwargs)
