@@ -133,10 +133,14 @@ def igrf_geo_spherical(r, theta, phi, params):
     standard three-term recursions in n (fixed m) started from the sectoral terms P_m^m.
     """
     nmax = int(params[P_NMAX])
+    # the phi component needs P/sin(theta), finite at the poles (P_n^m ~ sin^m theta) but 0/0 there:
+    # evaluate 1e-9 rad away from the pole (a relative change of the field ~1e-9)
+    if theta < 1e-9:
+        theta = 1e-9
+    elif theta > math.pi - 1e-9:
+        theta = math.pi - 1e-9
     ct = math.cos(theta)
     st = math.sin(theta)
-    # the phi component needs P/sin(theta); at the poles P_n^m (m >= 1) ~ sin^m so the limit is finite
-    st_safe = st if st > 1e-12 else 1e-12
     a_r = 1.0 / r
     br = 0.0
     bt = 0.0
@@ -175,7 +179,7 @@ def igrf_geo_spherical(r, theta, phi, params):
             gc = g * cm + h * sm
             br += (n + 1.0) * ratio * gc * p
             bt -= ratio * gc * dp
-            bp += ratio * m * (g * sm - h * cm) * p / st_safe
+            bp += ratio * m * (g * sm - h * cm) * p / st
     return br, bt, bp
 
 
