@@ -1,0 +1,391 @@
+"""numba kernels of superposed epoch and association analysis (issue 3).
+
+Small pure functions on arrays, compiled on first call and cached on disk (``cache=True``). Each has a
+plain-numpy reference implementation in ``tests/test_sea.py`` / ``tests/test_assoc.py``.
+
+Algorithms (why they are fast):
+
+- epoch matching: one binary search per epoch for its nearest sample, then a pointer walk outwards
+  for the successive lag times (O(1) per lag on regular data) instead of a search per lag;
+- per-lag order statistics (quartiles, median) by quickselect on the lag's values, not a sort;
+- bootstrap of the median: the lag's sample is sorted once; a resample of size n is a multinomial
+  draw over the sorted positions, and only the counts near the middle matter, so the resample's
+  middle order statistics are drawn exactly by a walk of conditional binomial counts starting at the
+  sample median (about sqrt(n) cheap draws instead of n draws and a sort);
+- association counts: two pointers moving forward through the sorted second series per lag;
+  per-lag histograms of the per-event counts feed a multinomial bootstrap (see ``assoc.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_BLOCK = 64  # lags gathered per block (a block of 64 lags x epochs stays in cache)
+
+
+@njit(cache=True, nogil=True)
+def match_indices(times, epochs, n_side, step, tolerance):  # pragma: no cover - compiled
+    """Sample index of every (epoch, lag) pair, -1 where no sample is within ``tolerance``.
+
+    ``times`` (int64 ns, strictly increasing), ``epochs`` (int64 ns). Each epoch is anchored at its
+    nearest sample (exact tie: the earlier one); lag ``k`` (``-n_side..n_side``) targets
+    ``anchor + k * step`` and takes the nearest sample to that (tie: the earlier one).
+    Returns an int64 array ``(n_epochs, 2 * n_side + 1)``.
+    """
+    n = times.shape[0]
+    nl = 2 * n_side + 1
+    out = np.full((epochs.shape[0], nl), -1, np.int64)
+    for e in range(epochs.shape[0]):
+        x = epochs[e]
+        i = np.searchsorted(times, x)  # first times[i] >= x
+        if i == n:
+            j = n - 1
+        elif i == 0:
+            j = 0
+        elif x - times[i - 1] <= times[i] - x:
+            j = i - 1
+        else:
+            j = i
+        anchor = times[j]
+        i = j
+        for k in range(n_side, nl):  # forward walk: times[i] <= target < times[i + 1]
+            target = anchor + (k - n_side) * step
+            while i + 1 < n and times[i + 1] <= target:
+                i += 1
+            best = i
+            if i + 1 < n and times[i + 1] - target < target - times[i]:
+                best = i + 1
+            if abs(times[best] - target) <= tolerance:
+                out[e, k] = best
+        i = j
+        for k in range(n_side - 1, -1, -1):  # backward walk: times[i - 1] < target <= times[i]
+            target = anchor + (k - n_side) * step
+            while i - 1 >= 0 and times[i - 1] >= target:
+                i -= 1
+            best = i
+            if i - 1 >= 0 and target - times[i - 1] <= times[i] - target:
+                best = i - 1
+            if abs(times[best] - target) <= tolerance:
+                out[e, k] = best
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _select(a, lo, hi, k):  # pragma: no cover - compiled
+    """Quickselect: reorder ``a[lo:hi]`` so that ``a[k]`` is its (k-lo)-th smallest value."""
+    hi -= 1
+    while hi > lo:
+        # median of three pivot
+        mid = (lo + hi) // 2
+        x, y, z = a[lo], a[mid], a[hi]
+        if x < y:
+            pivot = y if y < z else (z if x < z else x)
+        else:
+            pivot = x if x < z else (z if y < z else y)
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+    return
+
+
+@njit(cache=True, nogil=True)
+def _min_from(a, lo, hi):  # pragma: no cover - compiled
+    m = a[lo]
+    for i in range(lo + 1, hi):
+        if a[i] < m:
+            m = a[i]
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _lerp(a, b, t):  # pragma: no cover - compiled
+    # numpy's linear interpolation of percentiles (same rounding as numpy's _lerp)
+    d = b - a
+    if t >= 0.5:
+        return b - d * (1.0 - t)
+    return a + d * t
+
+
+@njit(cache=True, nogil=True)
+def order_stats(a, m, out):  # pragma: no cover - compiled
+    """q25, median, q75 of ``a[:m]`` (numpy 'linear' percentiles; median as ``numpy.median``).
+
+    Reorders ``a[:m]``; writes ``out[0:3]``. ``m >= 1``.
+    """
+    qs = (0.25, 0.5, 0.75)
+    done = -1  # a[:done + 1] holds the done+1 smallest values in order at index done
+    for q in range(3):
+        pos = qs[q] * (m - 1)
+        k = int(np.floor(pos))
+        g = pos - k
+        if k > done:
+            _select(a, done + 1, m, k)
+            done = k
+        lo = a[k]
+        if g > 0.0:
+            hi = _min_from(a, k + 1, m)
+            if q == 1:
+                out[q] = (lo + hi) * 0.5
+            else:
+                out[q] = _lerp(lo, hi, g)
+        else:
+            out[q] = lo
+
+
+@njit(cache=True, nogil=True)
+def _walk_down(i, c, r):  # pragma: no cover - compiled
+    """Index of the resample's rank-r value, knowing c (> r) draws fall at sorted positions <= i.
+
+    Returns (index, draws strictly below the index)."""
+    while True:
+        b = np.random.binomial(c, 1.0 / (i + 1)) if i > 0 else c
+        below = c - b
+        if below <= r:
+            return i, below
+        c = below
+        i -= 1
+
+
+@njit(cache=True, nogil=True)
+def _walk_up(i, c, d, n, r):  # pragma: no cover - compiled
+    """Index of the resample's rank-r value, knowing c (<= r) draws at positions < i and d at >= i.
+
+    Returns (index, draws at positions <= index, draws above the index)."""
+    while True:
+        p = 1.0 / (n - i)
+        b = np.random.binomial(d, p) if p < 1.0 else d
+        c += b
+        d -= b
+        if c >= r + 1:
+            return i, c, d
+        i += 1
+
+
+@njit(cache=True, nogil=True)
+def boot_median_positions(n, n_boot, seed):  # pragma: no cover - compiled
+    """Sorted-sample positions of the two middle values of ``n_boot`` bootstrap resamples of size n.
+
+    A resample draws n positions uniformly with replacement from a sorted sample; its median is the
+    mean of the values at the returned positions ``(ia, ib)`` (equal for odd n). Exact in
+    distribution: the counts of draws at each position are sampled as conditional binomials,
+    starting at the middle and walking outwards only as far as the middle ranks lie.
+    """
+    np.random.seed(seed)
+    out = np.empty((n_boot, 2), np.int64)
+    ra = (n - 1) // 2
+    rb = n // 2
+    i0 = (n - 1) // 2
+    for s in range(n_boot):
+        c = np.random.binomial(n, (i0 + 1) / n)  # draws at positions <= i0
+        if c >= rb + 1:  # both middle ranks at <= i0: walk down, meeting rb first
+            ib, below = _walk_down(i0, c, rb)
+            if below <= ra:
+                ia = ib
+            else:
+                ia, below = _walk_down(ib - 1, below, ra)
+        elif c <= ra:  # both above i0: walk up, meeting ra first
+            ia, cc, d = _walk_up(i0 + 1, c, n - c, n, ra)
+            if cc >= rb + 1:
+                ib = ia
+            else:
+                ib, cc, d = _walk_up(ia + 1, cc, d, n, rb)
+        else:  # c == rb == ra + 1: ra is the largest draw <= i0, rb the smallest above
+            ia, below = _walk_down(i0, c, ra)
+            ib, cc, d = _walk_up(i0 + 1, c, n - c, n, rb)
+        out[s, 0] = ia
+        out[s, 1] = ib
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _percentile_sorted(x, q):  # pragma: no cover - compiled
+    n = x.shape[0]
+    pos = q / 100.0 * (n - 1)
+    k = int(np.floor(pos))
+    if k >= n - 1:
+        return x[n - 1]
+    return _lerp(x[k], x[k + 1], pos - k)
+
+
+@njit(cache=True, nogil=True)
+def _bootstrap_ci(sample, m, n_boot, ci_mode, q_low, q_high, seed, res):  # pragma: no cover - compiled
+    """Bootstrap CI of the median (ci_mode 1) or mean (2) of ``sample[:m]``; writes ``res[0:2]``."""
+    x = np.sort(sample[:m])
+    reps = np.empty(n_boot)
+    if ci_mode == 1:
+        pos = boot_median_positions(m, n_boot, seed)
+        for s in range(n_boot):
+            a = x[pos[s, 0]]
+            b = x[pos[s, 1]]
+            reps[s] = a if pos[s, 0] == pos[s, 1] else (a + b) * 0.5
+    else:
+        np.random.seed(seed)
+        for s in range(n_boot):
+            t = 0.0
+            for _ in range(m):
+                t += x[np.random.randint(0, m)]
+            reps[s] = t / m
+    reps.sort()
+    res[0] = _percentile_sorted(reps, q_low)
+    res[1] = _percentile_sorted(reps, q_high)
+
+
+@njit(cache=True, nogil=True)
+def sea_stats(y, idx, n_boot, ci_mode, q_low, q_high, seeds):  # pragma: no cover - compiled
+    """Per-lag statistics of a superposed epoch analysis.
+
+    ``y`` (n_comp, n_time) float64; ``idx`` (n_epochs, n_lags) int64 from :func:`match_indices`
+    (-1: no sample). Returns (n_comp, n_stat, n_lags) float64 with rows mean, median, q25, q75,
+    count and, when ``ci_mode`` is 1 (median) or 2 (mean), ci_low, ci_high (NaN for <= 2 values),
+    bootstrapped with ``n_boot`` resamples seeded by ``seeds[lag]``. NaN values are ignored; a lag
+    without values gets NaN statistics and count 0.
+    """
+    n_comp = y.shape[0]
+    n_ep, n_lag = idx.shape
+    n_stat = 7 if ci_mode > 0 else 5
+    out = np.full((n_comp, n_stat, n_lag), np.nan)
+    block = np.empty((_BLOCK, n_ep))
+    stats = np.empty(3)
+    ci = np.empty(2)
+    for c in range(n_comp):
+        for k0 in range(0, n_lag, _BLOCK):
+            k1 = min(k0 + _BLOCK, n_lag)
+            nb = k1 - k0
+            # gather: epochs outer, so each epoch reads a contiguous run of samples
+            for e in range(n_ep):
+                for kk in range(nb):
+                    j = idx[e, k0 + kk]
+                    block[kk, e] = y[c, j] if j >= 0 else np.nan
+            for kk in range(nb):
+                k = k0 + kk
+                row = block[kk]
+                m = 0
+                s = 0.0
+                for e in range(n_ep):
+                    v = row[e]
+                    if v == v:
+                        row[m] = v
+                        m += 1
+                        s += v
+                out[c, 4, k] = m
+                if m == 0:
+                    continue
+                out[c, 0, k] = s / m
+                order_stats(row, m, stats)
+                out[c, 1, k] = stats[1]
+                out[c, 2, k] = stats[0]
+                out[c, 3, k] = stats[2]
+                if ci_mode > 0 and m > 2:
+                    _bootstrap_ci(row, m, n_boot, ci_mode, q_low, q_high, seeds[k], ci)
+                    out[c, 5, k] = ci[0]
+                    out[c, 6, k] = ci[1]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def sea2d_stats(y, ybin, idx, n_bins):  # pragma: no cover - compiled
+    """Per (lag, y-bin) mean, median and count of a 2-D superposed epoch analysis.
+
+    ``y`` (n_time, n_row) float64; ``ybin`` (1 or n_time, n_row) int64 bin of each value (-1:
+    outside every bin); ``idx`` (n_epochs, n_lags). Returns (3, n_lags, n_bins): mean, median, count
+    (NaN statistics where the count is 0).
+    """
+    n_time, n_row = y.shape
+    n_ep, n_lag = idx.shape
+    fixed = ybin.shape[0] == 1
+    out = np.full((3, n_lag, n_bins), np.nan)
+    buf = np.empty(n_ep * n_row)
+    counts = np.zeros(n_bins, np.int64)
+    offsets = np.zeros(n_bins + 1, np.int64)
+    fill = np.zeros(n_bins, np.int64)
+    sums = np.zeros(n_bins)
+    stats = np.empty(3)
+    for k in range(n_lag):
+        counts[:] = 0
+        sums[:] = 0.0
+        for e in range(n_ep):
+            j = idx[e, k]
+            if j < 0:
+                continue
+            jb = 0 if fixed else j
+            for r in range(n_row):
+                b = ybin[jb, r]
+                v = y[j, r]
+                if b >= 0 and v == v:
+                    counts[b] += 1
+                    sums[b] += v
+        for b in range(n_bins):
+            offsets[b + 1] = offsets[b] + counts[b]
+            fill[b] = offsets[b]
+        for e in range(n_ep):
+            j = idx[e, k]
+            if j < 0:
+                continue
+            jb = 0 if fixed else j
+            for r in range(n_row):
+                b = ybin[jb, r]
+                v = y[j, r]
+                if b >= 0 and v == v:
+                    buf[fill[b]] = v
+                    fill[b] += 1
+        for b in range(n_bins):
+            m = counts[b]
+            out[2, k, b] = m
+            if m == 0:
+                continue
+            out[0, k, b] = sums[b] / m
+            seg = buf[offsets[b]:offsets[b + 1]]
+            order_stats(seg, m, stats)
+            out[1, k, b] = stats[1]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def assoc_counts(t1, t2, lags, window, max_count):  # pragma: no cover - compiled
+    """Association numbers of two sorted event series (int64 ns) at every lag.
+
+    For each lag, event i of series 1 is associated with the events of series 2 in the closed window
+    ``[t1[i] + lag - window, t1[i] + lag + window]``; two pointers move forward through ``t2`` as
+    ``t1`` increases. Returns ``totals`` (n_lags,) and ``hist`` (n_lags, max_count + 1): how many
+    series-1 events have 0, 1, 2, ... associated events.
+    """
+    n1 = t1.shape[0]
+    n2 = t2.shape[0]
+    n_lag = lags.shape[0]
+    totals = np.zeros(n_lag, np.int64)
+    hist = np.zeros((n_lag, max_count + 1), np.int64)
+    for k in range(n_lag):
+        lo = 0
+        hi = 0
+        tot = 0
+        for i in range(n1):
+            start = t1[i] + lags[k] - window
+            stop = t1[i] + lags[k] + window
+            while lo < n2 and t2[lo] < start:
+                lo += 1
+            if hi < lo:
+                hi = lo
+            while hi < n2 and t2[hi] <= stop:
+                hi += 1
+            c = hi - lo
+            tot += c
+            hist[k, c] += 1
+        totals[k] = tot
+    return totals, hist
