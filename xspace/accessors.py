@@ -51,6 +51,23 @@ class _SpaceBase:
         return time_dim(self._obj)
 
     # ----------------------------------------------------------------- sea / assoc (issue 3)
+    def sea(self, epochs, window, delta=None, **kwargs):
+        """Superposed epoch analysis; see :func:`xspace.analysis.sea.superposed_epoch`."""
+        from .analysis.sea import superposed_epoch
+
+        return superposed_epoch(self._obj, epochs, window, delta, **kwargs)
+
+    def plot_sea(self, **kwargs):
+        """Plot a superposed epoch result (median, IQR, CI, mean); see :func:`xspace.plot.sea`."""
+        from .plot.sea import sea
+
+        return sea(self._obj, **kwargs)
+
+    def plot_association(self, **kwargs):
+        """Plot an association analysis result; see :func:`xspace.plot.association`."""
+        from .plot.assoc import association
+
+        return association(self._obj, **kwargs)
 
     # ----------------------------------------------------------------- signal toolkit (issue 4)
     def clip(self, start=None, stop=None):
@@ -173,6 +190,19 @@ class SpaceDatasetAccessor(_SpaceBase):
 @xr.register_dataarray_accessor("space")
 class SpaceDataArrayAccessor(_SpaceBase):
     """``DataArray.space``: space-physics methods on a DataArray."""
+
+    # ----------------------------------------------------------------- sea / assoc (issue 3)
+    def sea_2d(self, epochs, window, delta=None, **kwargs):
+        """2-D superposed epoch analysis; see :func:`xspace.analysis.sea.superposed_epoch_2d`."""
+        from .analysis.sea import superposed_epoch_2d
+
+        return superposed_epoch_2d(self._obj, epochs, window, delta, **kwargs)
+
+    def find_events(self, condition, min_separation=None, **kwargs):
+        """Event times where a condition holds; see :func:`xspace.analysis.sea.find_events`."""
+        from .analysis.sea import find_events
+
+        return find_events(self._obj, condition, min_separation, **kwargs)
 
     # ----------------------------------------------------------------- signal toolkit (issue 4)
     def deriv(self, **kwargs):
