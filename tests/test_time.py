@@ -64,6 +64,8 @@ def test_tt2000_random_against_cdflib():
     rng = np.random.default_rng(20240601)
     lo, hi = _tt(1960, 1, 1), _tt(2060, 1, 1)
     values = rng.integers(lo, hi, 4000, dtype=np.int64)
+    # and the whole TT2000 range that fits datetime64[ns] (1707-09-22 to 2262-04-11)
+    values = np.concatenate([values, rng.integers(xt.TT2000_PAD + 1, 8_200_000_000_000_000_000, 2000, dtype=np.int64)])
     got = xt.tt2000_to_datetime64(values).view(np.int64)
     np.testing.assert_array_equal(got, _cdflib_tt2000_to_unix_ns(values))
 
@@ -104,7 +106,7 @@ def test_tt2000_leap_second_instant_documented():
 
 def test_tt2000_encode_against_cdflib_and_round_trip():
     rng = np.random.default_rng(3)
-    lo, hi = np.datetime64("1955-01-01", "ns").view(np.int64), np.datetime64("2065-01-01", "ns").view(np.int64)
+    lo, hi = np.datetime64("1707-09-23", "ns").view(np.int64), np.datetime64("2262-04-10", "ns").view(np.int64)
     unix = rng.integers(lo, hi, 3000, dtype=np.int64)
     times = unix.view("datetime64[ns]")
     encoded = xt.datetime64_to_tt2000(times)
@@ -298,7 +300,10 @@ def test_update_leap_seconds_from_file(tmp_path):
             assert xt.leap_second_table()["source"] == str(installed)
     finally:
         xt._TABLE = None
+    # outside the cache folder of the update, the bundled table is in use again
     assert xt.datetime64_to_tt2000(t_after)[0] == before
+    assert xt.leap_second_table()["source"].endswith("CDFLeapSeconds.txt")
+    assert str(cache) not in xt.leap_second_table()["source"]
 
 
 @pytest.mark.parametrize(

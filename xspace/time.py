@@ -26,6 +26,7 @@ array(0)
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import warnings
@@ -168,7 +169,7 @@ def _parse_leap_table(text: str, source: str) -> _LeapTable:
     return table
 
 
-_TABLE: _LeapTable | None = None
+_TABLE: tuple[str, _LeapTable] | None = None  # (cache folder it was chosen for, table)
 _TABLE_LOCK = threading.Lock()
 
 
@@ -178,32 +179,44 @@ def _cache_dir() -> Path:
     configured = get_options().get("cache_dir") or os.environ.get("XSPACE_CACHE_DIR")
     if configured:
         return Path(configured)
+    return _default_cache_dir()
+
+
+@functools.lru_cache(maxsize=1)
+def _default_cache_dir() -> Path:
     import pooch
 
     return Path(pooch.os_cache("xspace"))
 
 
+def _bundled() -> _LeapTable:
+    return _parse_leap_table(_BUNDLED_TABLE.read_text(), str(_BUNDLED_TABLE))
+
+
 def _table() -> _LeapTable:
-    """The leap-second table in use: the user's updated copy if there is one, else the bundled one."""
+    """The leap-second table in use: the user's updated copy in the cache folder if any, else the bundled one.
+
+    Chosen again when the cache folder changes (``xspace.set_options(cache_dir=...)``).
+    """
     global _TABLE
-    table = _TABLE
-    if table is not None:
-        return table
+    folder = _cache_dir()
+    current = _TABLE
+    if current is not None and current[0] == str(folder):
+        return current[1]
     with _TABLE_LOCK:
-        if _TABLE is None:
-            bundled = _parse_leap_table(_BUNDLED_TABLE.read_text(), str(_BUNDLED_TABLE))
-            chosen = bundled
-            cached = _cache_dir() / _CACHED_NAME
-            if cached.is_file():
-                try:
-                    user = _parse_leap_table(cached.read_text(), str(cached))
-                except (FileFormatError, OSError) as exc:
-                    warnings.warn(f"ignoring the leap-second table {cached}: {exc}", stacklevel=3)
-                else:
-                    if user.entry_day[-1] >= bundled.entry_day[-1]:
-                        chosen = user
-            _TABLE = chosen
-        return _TABLE
+        bundled = _bundled()
+        chosen = bundled
+        cached = folder / _CACHED_NAME
+        if cached.is_file():
+            try:
+                user = _parse_leap_table(cached.read_text(), str(cached))
+            except (FileFormatError, OSError) as exc:
+                warnings.warn(f"ignoring the leap-second table {cached}: {exc}", stacklevel=3)
+            else:
+                if user.entry_day[-1] >= bundled.entry_day[-1]:
+                    chosen = user
+        _TABLE = (str(folder), chosen)
+        return chosen
 
 
 def leap_second_table() -> dict[str, Any]:
@@ -296,17 +309,14 @@ def update_leap_seconds(path_or_url: str | os.PathLike | None = None) -> Path:
     tmp = target.with_name(f".{_CACHED_NAME}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, target)
+    if new.entry_day[-1] < _bundled().entry_day[-1]:
+        warnings.warn(
+            f"update_leap_seconds: the table from {text_source} ends before the bundled one; "
+            "the bundled table stays in use",
+            stacklevel=2,
+        )
     with _TABLE_LOCK:
-        bundled = _parse_leap_table(_BUNDLED_TABLE.read_text(), str(_BUNDLED_TABLE))
-        if new.entry_day[-1] >= bundled.entry_day[-1]:
-            _TABLE = _parse_leap_table(text, str(target))
-        else:
-            _TABLE = bundled
-            warnings.warn(
-                f"update_leap_seconds: the table from {text_source} ends before the bundled one; "
-                "the bundled table stays in use",
-                stacklevel=2,
-            )
+        _TABLE = None  # chosen again (from the file just written) on the next conversion
     return target
 
 
