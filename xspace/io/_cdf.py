@@ -150,10 +150,25 @@ class _Source:
                 f"({self.size} bytes): the file is truncated or corrupted"
             )
 
+    # While the structure is parsed, small reads are served from a read-ahead window: metadata
+    # records cluster, so this turns thousands of pread calls into a few.
+    _window: tuple[int, bytes] | None = None
+    WINDOW = 1 << 13
+
     def read(self, offset: int, size: int, what: str) -> bytes:
         self.check(offset, size, what)
         if self.data is not None:
             return self.data[offset : offset + size]
+        win = self._window
+        if win is not None and size <= self.WINDOW:
+            start, buf = win
+            if not (start <= offset and offset + size <= start + len(buf)):
+                buf = os.pread(self._fileno(), self.WINDOW, offset)
+                start = offset
+                self._window = (start, buf)
+            out = buf[offset - start : offset - start + size]
+            if len(out) == size:
+                return out
         out = os.pread(self._fileno(), size, offset)
         if len(out) != size:
             raise CDFFormatError(f"{self.path}: short read of {what} at byte {offset}: file changed or truncated")
@@ -182,6 +197,21 @@ class _Source:
 
 
 # ------------------------------------------------------------------------------------ decompression
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _inflate_pool():
+    """A process-wide thread pool for inflating compressed blocks in parallel."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL = ThreadPoolExecutor(max_workers=max(os.cpu_count() or 1, 1), thread_name_prefix="xspace-inflate")
+    return _POOL
+
+
 def _inflate(data: bytes, expected: int | None, what: str, path: str) -> bytes:
     """gzip/zlib inflate with a bounded output size."""
     try:
@@ -292,6 +322,7 @@ class CDFFile:
             raw.close()
         elif magic2 == 0x0000FFFF:
             self.src = raw
+            raw._window = (0, b"")
         else:
             raise CDFFormatError(f"{self.path}: unknown second magic number {magic2:#010x}")
         self._o = 8 if self.v3 else 4  # offset and record-size width
@@ -305,6 +336,7 @@ class CDFFile:
         self.global_attrs: dict[str, list[Any]] = {}
         self.global_attr_types: dict[str, list[int]] = {}
         self._read_adrs()
+        self.src._window = None
         self._block_cache: dict[tuple[str, int], np.ndarray] = {}
         self._cache_lock = threading.Lock()
 
@@ -578,10 +610,11 @@ class CDFFile:
                         raise CDFFormatError(f"{self.path}: data record (VVR) of {info.name!r} is truncated")
                     info.blocks.append(Block(first, last, off + o + 4, False, rsize - o - 4))
                 elif rtype == 13:
-                    rec = self._record(off, (13,), f"compressed data record (CVVR) of {info.name!r}")
-                    csize = self._off(rec, o + 4 + 4)
                     start = o + 4 + 4 + o
-                    if csize < 0 or start + csize > len(rec):
+                    rec = self.src.read(off, start, f"compressed data record (CVVR) of {info.name!r}")
+                    rsize = self._off(rec, 0)
+                    csize = self._off(rec, o + 4 + 4)
+                    if csize < 0 or start + csize > rsize or off + rsize > self.src.size:
                         raise CDFFormatError(f"{self.path}: compressed block of {info.name!r} is truncated")
                     info.blocks.append(Block(first, last, off + start, True, csize))
                 else:
@@ -684,15 +717,25 @@ class CDFFile:
         covered = np.zeros(n, dtype=bool)
         firsts = [b.first for b in var.blocks]
         i = max(np.searchsorted(firsts, start, side="right") - 1, 0)
+        wanted = []
         for block in var.blocks[i:]:
             if block.first >= stop:
                 break
+            if max(block.first, start) < min(block.last + 1, stop):
+                wanted.append(block)
+        inflated = {}
+        compressed = [b for b in wanted if b.compressed]
+        if len(compressed) > 1:  # zlib releases the GIL: inflate blocks on all cores
+            pool = _inflate_pool()
+            for b, data in zip(compressed, pool.map(lambda b: self._block_data(var, b, recsize), compressed)):
+                inflated[b.offset] = data
+        for block in wanted:
             lo, hi = max(block.first, start), min(block.last + 1, stop)
-            if lo >= hi:
-                continue
             dest = out[lo - start : hi - start]
             if block.compressed:
-                data = self._block_data(var, block, recsize)
+                data = inflated.get(block.offset)
+                if data is None:
+                    data = self._block_data(var, block, recsize)
                 dest[...] = data[(lo - block.first) * per_rec : (hi - block.first) * per_rec].reshape(dest.shape)
             else:
                 need = (hi - block.first) * recsize
