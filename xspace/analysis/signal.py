@@ -662,8 +662,19 @@ def despike(obj, window=7, threshold: float = 3.5, replace: str = "nan", gap_fac
         raise InputError(f"argument 'replace': expected 'nan' or 'median', got {replace!r}")
     if not threshold > 0:
         raise InputError(f"argument 'threshold': expected a positive number, got {threshold!r}")
-    med, n = _rolling(obj, window, "median", gap_factor)
-    mad, _ = _rolling(abs(obj - med), window, "median", gap_factor)
+    dim = _check_obj(obj)
+    t = _times_ns(obj, dim)
+    n = _window_samples(t, dim, window)
+    segs = _segments_from_times(t, _max_gap_ns(t, dim, None, gap_factor))
+
+    def mad_of(part):
+        # median absolute deviation of each window's values about that window's median
+        win = part.rolling({dim: n}, center=True).construct("__window__")
+        med_ = win.median("__window__", skipna=True)
+        return xr.concat([med_, abs(win - med_).median("__window__", skipna=True)], dim="__what__")
+
+    both = _per_segment(obj, dim, segs, mad_of)
+    med, mad = both.isel(__what__=0, drop=True), both.isel(__what__=1, drop=True)
     spike = abs(obj - med) > threshold * 1.4826 * mad
     with xr.set_options(keep_attrs=True):
         out = obj.where(~spike, np.nan if replace == "nan" else med)
@@ -1049,9 +1060,10 @@ def _filter(obj, btype, freqs, order, zero_phase, gap_factor, rtol, hist):
                 if min(chunks) < depth:
                     size = max(depth, max(chunks))
                     seg = seg.rechunk({0: size})
-                    if seg.chunks[0][-1] < depth:  # merge a short tail into its neighbour
+                    if len(seg.chunks[0]) > 1 and seg.chunks[0][-1] < depth:  # merge a short tail into its neighbour
                         c = list(seg.chunks[0])
-                        c[-2] += c.pop()
+                        tail = c.pop()
+                        c[-1] += tail
                         seg = seg.rechunk({0: tuple(c)})
                 d = {0: depth, **{i: 0 for i in range(1, seg.ndim)}}
                 parts.append(dsa.map_overlap(_filter_block, seg, depth=d, boundary="none", sos=sos,
@@ -1065,7 +1077,9 @@ def _filter(obj, btype, freqs, order, zero_phase, gap_factor, rtol, hist):
 
     if isinstance(obj, xr.DataArray):
         return one(obj)
-    out = obj.map(one, keep_attrs=True)
+    out = obj.copy()
+    for k, v in obj.data_vars.items():
+        out[k] = one(v)
     out.attrs = add_history(dict(obj.attrs), hist)
     return out
 
