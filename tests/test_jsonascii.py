@@ -215,3 +215,46 @@ def test_bad_arguments(qd_files, tmp_path):
         to_json_ascii(ds, tmp_path / "x.txt")
     with pytest.raises(InputError, match="'obj'"):
         to_json_ascii([1, 2], tmp_path / "x.txt")
+
+
+def test_header_only_file(qd_files, tmp_path):
+    text = qd_files[0].read_text()
+    header = text[: text.index("\n", text.index("End JSON")) + 1]
+    path = tmp_path / "empty.txt"
+    path.write_text(header + "# a trailing comment with } and { braces\n")
+    ds = read_json_ascii(path)
+    assert ds.sizes["DateTime"] == 0 and ds["DateTime"].dtype == np.dtype("datetime64[ns]")
+    assert ds["G"].shape == (0, 3) and ds["G_dim1"].values.tolist() == ["G1", "G2", "G3"]
+
+
+def test_corrupted_files_fail_cleanly(qd_files, tmp_path):
+    """Seeded random corruption of the header and data: a clean XspaceError or a successful read."""
+    import random
+
+    from xspace.errors import XspaceError
+
+    text = qd_files[0].read_text()
+    header_end = text.index("End JSON")
+    rng = random.Random(2012)
+    path = tmp_path / "corrupt.txt"
+    n_errors = 0
+    for i in range(80):
+        chars = list(text)
+        for _ in range(rng.randint(1, 4)):
+            pos = rng.randrange(0, header_end if i % 2 == 0 else len(chars))
+            op = rng.random()
+            if op < 0.4:
+                del chars[pos]
+            elif op < 0.8:
+                chars[pos] = rng.choice('{}[]":,#0123456789-eE. xT\n')
+            else:
+                chars.insert(pos, rng.choice('{}[]":,#-\n'))
+        path.write_text("".join(chars))
+        try:
+            ds = read_json_ascii(path)
+        except XspaceError as exc:
+            n_errors += 1
+            assert str(path) in str(exc)
+        else:
+            assert isinstance(ds, xr.Dataset)
+    assert n_errors > 10  # the corruption does hit the header

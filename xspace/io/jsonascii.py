@@ -76,6 +76,9 @@ def _split_file(path: Path) -> tuple[dict, list[tuple[int, list[str]]]]:
         raise FileFormatError(f"{path}: the '#' header holds no JSON object (no line starting with '{{')")
     body = [l for _, l in header_lines[first:]]
     joined = "\n".join(body)
+    marker = joined.find("End JSON")
+    if marker >= 0:  # comment lines after the header may hold anything
+        joined = joined[:marker]
     end = joined.rfind("}")
     if end < 0:
         raise FileFormatError(f"{path}: the JSON header is not closed (no '}}')")
@@ -157,6 +160,16 @@ def _read_one(path: Path, time_variable: str | None, mask_fill: bool) -> xr.Data
     for name, (start, shape) in layouts.items():
         n = int(np.prod(shape, dtype=np.int64)) if shape else 1
         block = table[:, start : start + n]
+        if not rows:  # a header without data: the time column is known by its name or units only
+            entry = variables[name]
+            timelike = name == time_variable or (
+                time_variable is None and not shape
+                and (name.lower() in _TIME_NAMES or str(entry.get("NAME", "")).lower() in _TIME_NAMES
+                     or entry.get("UNITS") == "UTC")
+            )
+            empty = np.empty((0,) + shape, dtype="datetime64[ns]" if timelike else np.float64)
+            values[name] = empty
+            continue
         parsed = _parse_column_block(block[:, 0] if not shape else block)
         values[name] = parsed.reshape((len(rows),) + shape) if shape else parsed
 
