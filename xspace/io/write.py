@@ -285,7 +285,7 @@ def _raw_data(name: str, var: xr.Variable, cdf_type: int, fill: Any) -> np.ndarr
         if fill is not None and np.any(np.isnat(values)):
             raw = np.where(np.isnat(values), np.asarray(fill, dtype=raw.dtype), raw)
         return raw
-    if values.dtype.kind not in "iufb" or (values.dtype.kind == "c" and cdf_type != 32):
+    if values.dtype.kind not in ("iufbc" if cdf_type == 32 else "iufb"):
         raise InputError(f"to_cdf: variable {name!r} has dtype {values.dtype}, which cannot be written as {tname}")
     raw_dtype = np.dtype(_RAW_DTYPE[cdf_type])
     if values.dtype.kind == "f":
@@ -316,6 +316,21 @@ def _raw_data(name: str, var: xr.Variable, cdf_type: int, fill: Any) -> np.ndarr
         if values.size and (values.min() < info.min or values.max() > info.max):
             raise InputError(f"to_cdf: variable {name!r} has values outside [{info.min}, {info.max}], the range of {tname}")
     return values.astype(raw_dtype)
+
+
+def _records_to_keep(var: xr.Variable, enc: dict) -> int:
+    """Number of records up to the last one that is not entirely missing (NaN/NaT when the values
+    were fill-masked, or the pad value)."""
+    values = np.asarray(var.values)
+    flat = values.reshape(values.shape[0], -1)
+    virtual = np.zeros(flat.shape, dtype=bool)
+    if "FILLVAL" in enc and values.dtype.kind in "fM":
+        virtual |= np.isnat(flat) if values.dtype.kind == "M" else np.isnan(flat)
+    pad = enc.get("cdf_pad_value")
+    if pad is not None and values.dtype.kind in "iuf" and np.ndim(pad) == 0:
+        virtual |= flat == pad
+    real = np.flatnonzero(~virtual.all(axis=1))
+    return int(real[-1]) + 1 if real.size else 0
 
 
 def _column_major(raw: np.ndarray, record_varying: bool) -> np.ndarray:
@@ -493,6 +508,12 @@ def to_cdf(
             attrs["FILLVAL"] = fill
         if raw_fill is not None and cdf_type in TIME_TYPES and isinstance(raw_fill, np.datetime64):
             raw_fill = _encode_times(np.asarray([raw_fill]), cdf_type)[0]
+        if record_varying and var.shape[0] and name != var.dims[0] and var.dims[0] in ds.variables:
+            # trailing virtual records (the reader pads a variable to its time base with fill or pad
+            # values) are not written: the file keeps its record count, and reading pads them again
+            keep = _records_to_keep(var, enc)
+            if keep < var.shape[0]:
+                var = var[:keep]
         raw = _raw_data(name, var, cdf_type, raw_fill)
         if cdf_type in CHAR_TYPES:
             width = max(int(raw.dtype.itemsize), 1)
