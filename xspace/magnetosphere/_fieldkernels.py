@@ -381,6 +381,16 @@ def field_gsm_many(xyz, params, out):
 
 
 @njit(cache=True, nogil=True)
+def field_gsm_indexed(xyz, table, index, out):
+    """Evaluate :func:`field_gsm` at each row of ``xyz`` with the parameters ``table[index[i]]``."""
+    for i in range(xyz.shape[0]):
+        bx, by, bz = field_gsm(xyz[i, 0], xyz[i, 1], xyz[i, 2], table[index[i]])
+        out[i, 0] = bx
+        out[i, 1] = by
+        out[i, 2] = bz
+
+
+@njit(cache=True, nogil=True)
 def igrf_geo_many(xyz, params, out):
     """IGRF in GEO at each row of a GEO ``xyz`` (n, 3) into ``out`` (n, 3)."""
     for i in range(xyz.shape[0]):

@@ -30,6 +30,7 @@ from . import igrf
 __all__ = [
     "MODELS",
     "make_field_params",
+    "make_field_params_batch",
     "dipole_params",
     "kp_to_iopt",
     "dipole_field",
@@ -127,35 +128,62 @@ def make_field_params(model: str, time, kp=None, irbem_compatible: bool = False)
     >>> int(p[0]), round(float(p[2]), 1)
     (1, 29804.7)
     """
+    t = _single_time(time)
+    return make_field_params_batch(model, t, None if kp is None else [kp], irbem_compatible)[0]
+
+
+def make_field_params_batch(model: str, times, kp=None, irbem_compatible: bool = False) -> np.ndarray:
+    """Parameter vectors of a field model at many times: shape (n, N_PARAMS), row i for ``times[i]``.
+
+    ``kp`` (T89 only) has the same length as ``times``. Same content as :func:`make_field_params`
+    row by row, computed vectorially.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array(["2020-01-01", "2020-07-01"], "datetime64[ns]")
+    >>> table = make_field_params_batch("T89", t, kp=[1.0, 4.3])
+    >>> table.shape[0], table[:, 12].tolist()          # column 12: the T89 level IOPT
+    (2, [2.0, 5.0])
+    """
     from . import coords
 
     name = str(model).upper() if isinstance(model, str) else None
     if name not in MODELS:
         raise FieldModelError(f"argument 'model': unknown field model {model!r}; expected one of 'dipole', 'IGRF', 'T89'")
-    t = _single_time(time)
+    t = as_datetime64(times, "time").ravel()
+    if np.isnat(t).any():
+        raise InputError("argument 'time': NaT is not a valid time")
+    n = t.size
     k = _kernels()
-    p = k.empty_params()
-    p[k.P_CODE] = MODELS[name]
-    ep = float(igrf.epoch_of(t, irbem_compatible)[0])
-    g, h = igrf.gauss_coefficients(ep)
-    p[k.P_B0] = float(np.sqrt(g[1, 0] ** 2 + g[1, 1] ** 2 + h[1, 1] ** 2))
-    axes = coords._axes_geo(np.atleast_1d(t), irbem_compatible)
-    gsm = axes["GSM"][0]  # columns: GSM axes in GEO -> v_geo = gsm @ v_gsm
-    p[k.P_ROT : k.P_ROT + 9] = gsm.ravel()
-    sun = axes["GSE"][0][:, 0]
-    p[k.P_TILT] = float(np.arcsin(np.clip(sun @ axes["SM"][0][:, 2], -1.0, 1.0)))
-    p[k.P_NMAX] = igrf.NMAX
-    p[k.P_G : k.P_G + k.NCOEF] = g.ravel()
-    p[k.P_H : k.P_H + k.NCOEF] = h.ravel()
+    table = np.zeros((n, k.N_PARAMS))
+    table[:, k.P_CODE] = MODELS[name]
+    g, h = igrf.gauss_coefficients_many(igrf.epoch_of(t, irbem_compatible))
+    table[:, k.P_B0] = np.sqrt(g[:, 1, 0] ** 2 + g[:, 1, 1] ** 2 + h[:, 1, 1] ** 2)
+    axes = coords._axes_geo(t, irbem_compatible)
+    table[:, k.P_ROT : k.P_ROT + 9] = axes["GSM"].reshape(n, 9)  # columns: GSM axes in GEO
+    sun = axes["GSE"][:, :, 0]
+    dip = axes["SM"][:, :, 2]
+    table[:, k.P_TILT] = np.arcsin(np.clip(np.sum(sun * dip, -1), -1.0, 1.0))
+    table[:, k.P_NMAX] = igrf.NMAX
+    table[:, k.P_G : k.P_G + k.NCOEF] = g.reshape(n, -1)
+    table[:, k.P_H : k.P_H + k.NCOEF] = h.reshape(n, -1)
     if name == "T89":
         if kp is None:
             raise FieldModelError("argument 'kp': the T89 model needs Kp (Kp units 0-9, 2+ = 2.3)")
-        from ._fieldkernels import T89_COEFFICIENTS
+        kp_arr = np.asarray(kp, dtype=object if not isinstance(kp, np.ndarray) else None).ravel()
+        if kp_arr.size == 1 and n != 1:
+            kp_arr = np.repeat(kp_arr, n)
+        if kp_arr.size != n:
+            raise FieldModelError(f"argument 'kp': expected {n} values (one per time), got {kp_arr.size}")
+        iopt = np.array([kp_to_iopt(v) for v in kp_arr], dtype=np.int64)
+        table[:, k.P_IOPT] = iopt
+        table[:, k.P_T89 : k.P_T89 + k.N_T89] = k.T89_COEFFICIENTS[iopt - 1]
+    return table
 
-        iopt = kp_to_iopt(kp)
-        p[k.P_IOPT] = iopt
-        p[k.P_T89 : k.P_T89 + k.N_T89] = T89_COEFFICIENTS[iopt - 1]
-    return p
+
+_BLOCK = 2048  # distinct times per parameter table (2048 x 436 float64 = 7 MB)
+_LEVEL_KP = {1: 0.0, 2: 1.0, 3: 2.0, 4: 3.0, 5: 4.0, 6: 5.0, 7: 6.0}  # a Kp value of each T89 level
 
 
 def _positions(position, name="position") -> np.ndarray:
@@ -176,7 +204,10 @@ def _evaluate(model, time, position, kp, frame, irbem_compatible):
     t = as_datetime64(time, "time")
     tshape = t.shape if np.ndim(time) else ()
     t = t.reshape(tshape)
-    kp_arr = None if kp is None else np.asarray(kp, dtype=np.float64)
+    try:
+        kp_arr = None if kp is None else np.asarray(kp, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise FieldModelError(f"argument 'kp': expected numbers in Kp units (0-9), got {kp!r}") from exc
     try:
         shape = np.broadcast_shapes(tshape, xyz.shape[:-1], () if kp_arr is None else kp_arr.shape)
     except ValueError as exc:
@@ -189,30 +220,32 @@ def _evaluate(model, time, position, kp, frame, irbem_compatible):
     gsm = np.ascontiguousarray(gsm)
     k = _kernels()
     out = np.empty_like(gsm)
+    # one parameter vector per distinct (time, Kp level); evaluated in blocks to bound memory
     if kp_arr is None:
-        keys = tb.astype(np.int64)
-        uniq = np.unique(keys)
-        kpb = None
+        key_t, inverse = np.unique(tb, return_inverse=True)
+        key_kp = None
     else:
         kpb = np.broadcast_to(kp_arr, shape).ravel()
-        pair = np.stack([tb.astype(np.int64).astype(np.float64), kpb], -1)
-        uniq, inv = np.unique(pair, axis=0, return_inverse=True)
-        inv = inv.ravel()
-    if kpb is None:
-        for key in uniq:
-            sel = np.nonzero(keys == key)[0]
-            p = make_field_params(model, np.datetime64(int(key), "ns"), None, irbem_compatible)
-            sub = np.empty((sel.size, 3))
-            k.field_gsm_many(np.ascontiguousarray(gsm[sel]), p, sub)
-            out[sel] = sub
-    else:
-        for j in range(uniq.shape[0]):
-            sel = np.nonzero(inv == j)[0]
-            tj = tb[sel[0]]
-            p = make_field_params(model, tj, float(uniq[j, 1]), irbem_compatible)
-            sub = np.empty((sel.size, 3))
-            k.field_gsm_many(np.ascontiguousarray(gsm[sel]), p, sub)
-            out[sel] = sub
+        iopt = np.array([kp_to_iopt(v) for v in np.unique(kpb)])
+        level = iopt[np.searchsorted(np.unique(kpb), kpb)]
+        pairs = np.stack([tb.astype(np.int64), level.astype(np.int64)], -1)
+        uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
+        key_t = uniq[:, 0].astype("datetime64[ns]")
+        # any Kp of a level gives the same parameters: use one representative value per level
+        key_kp = np.array([_LEVEL_KP[int(v)] for v in uniq[:, 1]])
+    inverse = inverse.ravel()
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(0, key_t.size + _BLOCK, _BLOCK))
+    for b in range(len(bounds) - 1):
+        lo = b * _BLOCK
+        hi = min(lo + _BLOCK, key_t.size)
+        if lo >= hi:
+            break
+        table = make_field_params_batch(model, key_t[lo:hi], None if key_kp is None else key_kp[lo:hi], irbem_compatible)
+        sel = order[bounds[b] : bounds[b + 1]]
+        sub = np.empty((sel.size, 3))
+        k.field_gsm_indexed(np.ascontiguousarray(gsm[sel]), table, (inverse[sel] - lo).astype(np.int64), sub)
+        out[sel] = sub
     if frame != "GSM":
         out = coords.transform(out, tb, "GSM", frame, irbem_compatible)
     return out.reshape(shape + (3,))

@@ -27,7 +27,15 @@ import numpy as np
 
 from ..errors import FieldModelError, InputError
 
-__all__ = ["NMAX", "EARTH_RADIUS_KM", "read_table", "gauss_coefficients", "decimal_year", "epoch_of"]
+__all__ = [
+    "NMAX",
+    "EARTH_RADIUS_KM",
+    "read_table",
+    "gauss_coefficients",
+    "gauss_coefficients_many",
+    "decimal_year",
+    "epoch_of",
+]
 
 #: Maximum degree of the IGRF-14 expansion.
 NMAX = 13
@@ -166,3 +174,30 @@ def gauss_coefficients(epoch: float) -> tuple[np.ndarray, np.ndarray]:
     i = min(int(np.searchsorted(epochs, epoch, side="right")) - 1, len(epochs) - 2)
     w = (epoch - epochs[i]) / (epochs[i + 1] - epochs[i])
     return (1.0 - w) * g[i] + w * g[i + 1], (1.0 - w) * h[i] + w * h[i + 1]
+
+
+def gauss_coefficients_many(epochs) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`gauss_coefficients`: arrays ``g``, ``h`` of shape (n, NMAX+1, NMAX+1).
+
+    Examples
+    --------
+    >>> g, h = gauss_coefficients_many([2020.0, 2022.5])
+    >>> g.shape, float(g[1, 1, 0]) == float(gauss_coefficients(2022.5)[0][1, 0])
+    ((2, 14, 14), True)
+    """
+    table_epochs, g, h, sv_g, sv_h = read_table()
+    ep = np.atleast_1d(np.asarray(epochs, dtype=np.float64)).ravel()
+    end = table_epochs[-1] + 5.0
+    bad = ~((ep >= table_epochs[0]) & (ep <= end))
+    if bad.any():
+        raise FieldModelError(
+            f"IGRF: epoch {float(ep[bad][0])!r} outside the model's validity {table_epochs[0]:.0f}-{end:.0f} "
+            "(decimal years)"
+        )
+    # append the extrapolated end point so that one linear interpolation covers the SV segment too
+    xs = np.append(table_epochs, end)
+    gs = np.concatenate([g, (g[-1] + 5.0 * sv_g)[None]], 0)
+    hs = np.concatenate([h, (h[-1] + 5.0 * sv_h)[None]], 0)
+    i = np.clip(np.searchsorted(xs, ep, side="right") - 1, 0, len(xs) - 2)
+    w = ((ep - xs[i]) / (xs[i + 1] - xs[i]))[:, None, None]
+    return (1.0 - w) * gs[i] + w * gs[i + 1], (1.0 - w) * hs[i] + w * hs[i + 1]
