@@ -34,7 +34,20 @@ def step_io(outdir: Path) -> None:
             for v in ds.variables
             if ds[v].dtype.kind in "fcMiu"
         )
-        print(f"-> netCDF {nc.name}: {nc.stat().st_size} bytes, read back identical: {same}\n")
+        print(f"-> netCDF {nc.name}: {nc.stat().st_size} bytes, read back identical: {same}")
+        cdf = outdir / (Path(name).stem + "_copy.cdf")
+        ds.space.to_cdf(cdf, overwrite=True)
+        again = xspace.open_cdf(cdf)
+        same_cdf = all(
+            np.array_equal(ds[v].values, again[v].values, equal_nan=ds[v].dtype.kind in "fcM")
+            and ds[v].attrs.keys() == again[v].attrs.keys()
+            for v in ds.variables
+        )
+        print(f"-> CDF {cdf.name}: {cdf.stat().st_size} bytes, values and attributes identical: {same_cdf}\n")
+    lazy = xspace.open_cdf(get_path("rbspa_rel04_ect-hope-PA-L3_20121201_v0.0.0.cdf"), create_default_indexes=False)
+    flux = lazy["FPDU"].isel(Epoch_Ion=slice(40, 42))  # reads only these two records
+    print(f"lazy read of 2 HOPE records: FPDU{tuple(flux.shape)}, median {float(np.nanmedian(flux)):.3g} "
+          f"{lazy['FPDU'].attrs['UNITS']}\n")
 
 
 STEPS = [step_io]
