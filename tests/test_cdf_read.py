@@ -320,3 +320,17 @@ def test_bad_input_errors(tmp_path):
     short.write_bytes(data[:5000])
     with pytest.raises(CDFFormatError, match="short.cdf"):
         xspace.open_cdf(short).load()
+
+
+def test_dask_distributed_workers_read_the_file():
+    """Chunks are read in other processes: the lazy arrays pickle and re-open the file there."""
+    distributed = pytest.importorskip("distributed")
+    path = CDF_DIR / "rbspa_rel04_ect-hope-PA-L3_20121201_v0.0.0.cdf"
+    ds = xspace.open_cdf(path, chunks={"Epoch_Ion": 20, "Epoch_Ele": 20})
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            total = client.compute(ds["FPDU"].sum(skipna=True)).result()
+            pids = set(client.run(lambda: __import__("os").getpid()).values())
+    assert __import__("os").getpid() not in pids
+    expected = np.nansum(xspace.open_cdf(path)["FPDU"].values.astype(np.float64))
+    np.testing.assert_allclose(float(total), expected, rtol=1e-5)
