@@ -301,6 +301,8 @@ def wave_polarization(B_fac, nfft: int = 256, step: int = 128, bin_freq: int = 3
     S = S @ G  # (nwin, 3, 3, ngroups)
     Sda = xr.DataArray(S, dims=(tdim, "__i__", "__j__", "frequency"), coords={tdim: times, "frequency": fc,
                                                                               "bandwidth": ("frequency", width)})
+    if _is_dask(S):
+        Sda = Sda.chunk({"__i__": -1, "__j__": -1})
     outs = xr.apply_ufunc(_polarization_kernel, Sda, kwargs={"degrees": degrees},
                           input_core_dims=[["__i__", "__j__"]], output_core_dims=[[], [], [], []],
                           dask="parallelized", output_dtypes=[np.float64] * 4)
