@@ -385,3 +385,20 @@ def test_real_file_raw_round_trip(path, tmp_path):
     out = to_cdf(raw, tmp_path / path.name)
     _assert_same(raw, xspace.open_cdf(out, mask_fill=False, decode_times=False).load(), path.name)
     _assert_same(xspace.open_cdf(path).load(), xspace.open_cdf(out).load(), path.name)
+
+
+@pytest.mark.skipif(not HAVE_READER, reason="the CDF reader (xspace.io.backend) is not there yet")
+def test_istp_defaults_complete_a_real_file(cdf_dir, tmp_path):
+    """istp_defaults=True adds what the ISTP checker misses, and changes nothing that was there."""
+    ds = xspace.open_cdf(cdf_dir / "ac_k2_mfi_20220101_v03.cdf")
+    before = {(f.variable, f.code) for f in ds.space.check()}
+    assert ("label_BGSE", "missing-attribute") in before and ("Magnitude", "missing-attribute") in before
+    fixed = xspace.open_cdf(to_cdf(ds, tmp_path / "fixed.cdf", istp_defaults=True))
+    assert [(f.variable, f.code, f.severity) for f in fixed.space.check()] == [("Epoch", "fillval-type", "warning")]
+    assert fixed["label_BGSE"].attrs["FORMAT"] == "A6" and fixed["Magnitude"].attrs["DISPLAY_TYPE"] == "time_series"
+    for name in ds.variables:
+        for key, value in ds[name].attrs.items():
+            assert _same_value(fixed[name].attrs[key], value), (name, key)
+    for key, value in ds.attrs.items():
+        assert _same_value(fixed.attrs[key], value), key
+    np.testing.assert_array_equal(fixed["BGSEc"].values, ds["BGSEc"].values)

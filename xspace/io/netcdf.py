@@ -233,6 +233,9 @@ def _prepare(ds: xr.Dataset) -> xr.Dataset:
         if cdf_enc:
             attrs[ENCODING_ATTR] = JSON_PREFIX + json.dumps(_to_json(cdf_enc))
         encoding = {k: v for k, v in var.encoding.items() if k in _NETCDF_ENCODING_KEYS}
+        chunks = encoding.get("chunksizes")
+        if chunks is not None and (len(chunks) != var.ndim or any(c > max(s, 1) for c, s in zip(chunks, var.shape))):
+            encoding.pop("chunksizes")  # left over from a file the data was sliced from
         if var.dtype.kind == "M" and var.encoding.get("units") and var.encoding.get("cdf_type") is None:
             encoding.update({k: var.encoding[k] for k in ("units", "calendar") if k in var.encoding})
         if var.dtype.kind == "M":
@@ -287,11 +290,13 @@ def to_netcdf(ds: xr.Dataset | xr.DataArray, path: str | os.PathLike, *, overwri
     >>> ds = xr.Dataset({"B": ("Epoch", [1.0, np.nan], {"UNITS": "nT", "VALIDMIN": np.float32(-100.0),
     ...                                                  "TEXT": ["line 1", "line 2"]})},
     ...                 coords={"Epoch": ("Epoch", t, {"VALIDMIN": t[0]})})
-    >>> _ = to_netcdf(ds, "example.nc")
-    >>> back = xspace.open_netcdf("example.nc")
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "example.nc")
+    >>> _ = to_netcdf(ds, path)
+    >>> back = xspace.open_netcdf(path)
     >>> back.B.attrs["TEXT"], back.Epoch.attrs["VALIDMIN"] == t[0], back.identical(ds)
     (['line 1', 'line 2'], np.True_, True)
-    >>> import os; os.remove("example.nc")
+    >>> os.remove(path)
     """
     if isinstance(ds, xr.DataArray):
         ds = ds.to_dataset(name=ds.name if ds.name is not None else "data")

@@ -262,9 +262,9 @@ def _global_defaults(ds: xr.Dataset, path: Path) -> dict:
         "Logical_source_description": "unknown",
     }
     out = {k: v for k, v in placeholders.items() if k not in present}
-    out["Generated_by"] = f"xspace {__version__}"
-    out["Generation_date"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d")
-    return out
+    out.setdefault("Generated_by", f"xspace {__version__}")
+    out.setdefault("Generation_date", _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d"))
+    return {k: v for k, v in out.items() if k not in present}
 
 
 # ----------------------------------------------------------------------------- data
@@ -422,8 +422,10 @@ def to_cdf(
     >>> t = np.array(["2020-01-01T00:00", "2020-01-01T00:01", "2020-01-01T00:02"], "datetime64[ns]")
     >>> ds = xr.Dataset({"B": (("Epoch", "component"), [[1.0, 2, 3], [np.nan, 5, 6], [7, 8, 9]])},
     ...                 coords={"Epoch": t, "component": ["Bx", "By", "Bz"]})
-    >>> _ = to_cdf(ds, "example.cdf", overwrite=True)
-    >>> cdf = cdflib.CDF("example.cdf")
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "example.cdf")
+    >>> _ = to_cdf(ds, path)
+    >>> cdf = cdflib.CDF(path)
     >>> cdf.varinq("Epoch").Data_Type_Description, cdf.varinq("B").Data_Type_Description
     ('CDF_TIME_TT2000', 'CDF_REAL8')
     >>> attrs = cdf.varattsget("B")
@@ -431,7 +433,7 @@ def to_cdf(
     ('Epoch', 'component', 'data', -1e+31)
     >>> cdf.varget("B")[1].tolist()
     [-1e+31, 5.0, 6.0]
-    >>> import os; os.remove("example.cdf")
+    >>> os.remove(path)
     """
     if isinstance(ds, xr.DataArray):
         ds = ds.to_dataset(name=ds.name if ds.name is not None else "data")
@@ -533,8 +535,10 @@ def to_cdf(
         entries = {}
         for key, value in attrs.items():
             where = f"attribute {key!r} of variable {name!r}"
-            if not isinstance(key, str) or not key:
-                raise InputError(f"to_cdf: variable {name!r} has an attribute named {key!r}; names must be strings")
+            if not isinstance(key, str) or not key or len(key) > 256:
+                raise InputError(
+                    f"to_cdf: variable {name!r} has an attribute named {key!r}; names must be strings of 1-256 characters"
+                )
             atype = attr_types.get(key)
             if atype is None:
                 if key in _SAME_TYPE_ATTRS and not isinstance(value, (str, np.str_)):
@@ -577,8 +581,8 @@ def to_cdf(
     global_entries = {}
     variable_attr_names = {k for _, entries, _ in specs for k in entries}
     for key, value in gattrs.items():
-        if not isinstance(key, str) or not key:
-            raise InputError(f"to_cdf: global attribute name {key!r} is not valid (a non-empty string)")
+        if not isinstance(key, str) or not key or len(key) > 256:
+            raise InputError(f"to_cdf: global attribute name {key!r} is not valid (a string of 1-256 characters)")
         if key in variable_attr_names:
             users = [s["Variable"] for s, e, _ in specs if key in e]
             raise ISTPError(
