@@ -107,13 +107,17 @@ def test_bootstrap_against_naive_resampling():
     assert res.attrs["n_boot"] == 3000
 
 
-def test_value_percentile_matches_poppy_definition():
-    from xspace.analysis.assoc import _value_percentile
-
-    seq = np.array([1.0, 2.0, 2.0, 2.0, 5.0, 7.0])
-    for target in (0.5, 1.0, 1.5, 2.0, 3.0, 7.0, 8.0):
-        got = _value_percentile(seq[:, None], target)[0]
-        assert got == pytest.approx(value_percentile(list(seq), target)), target
+def test_confidence_above_ties_follow_poppy_definition():
+    # every event has exactly one partner at lag 0 and none elsewhere: all resampled totals are equal
+    t1 = T0 + np.array([0, 100, 200]) * H
+    res = association(t1, t1, np.arange(-5, 6) * H, "10min", n_boot=50, seed=1)
+    np.testing.assert_array_equal(res.n_assoc.values, [0] * 5 + [3] + [0] * 5)
+    assert res.attrs["asymptotic_association"] == 0.0
+    reps_zero, reps_three = [0.0] * 50, [3.0] * 50
+    expected = [100 - value_percentile(reps_zero, 0.0)] * 5 + [100 - value_percentile(reps_three, 0.0)] + [50.0] * 5
+    np.testing.assert_allclose(res.confidence_above_asymptote.values, expected)
+    assert res.confidence_above_asymptote.values[0] == 50.0 and res.confidence_above_asymptote.values[5] == 100.0
+    np.testing.assert_array_equal(res.ci_low.values, res.n_assoc.values)
 
 
 def test_apply_refractory():
@@ -174,3 +178,29 @@ def test_real_kp_onsets_vs_dst_minima(shared_data):
     assert res.n_assoc.values[peak] > 3 * asym
     assert res.confidence_above_asymptote.values[peak] == 100.0
     assert res.ci_low.values[peak] > asym
+
+
+def test_binomial_samplers_of_the_bootstrap_kernel():
+    from scipy import stats
+
+    from xspace.analysis._sea_kernels import _binom_small, _binom_table
+
+    lo, cdf = _binom_table(5000, 0.011)
+    k = np.arange(lo, lo + cdf.size)
+    np.testing.assert_allclose(cdf, stats.binom.cdf(k, 5000, 0.011), atol=1e-12)
+    assert stats.binom.cdf(lo - 1, 5000, 0.011) < 1e-15 and cdf[-1] == 1.0
+
+    from numba import njit
+
+    @njit
+    def draws(n, p, m, seed):
+        np.random.seed(seed)
+        out = np.empty(m, np.int64)
+        for i in range(m):
+            out[i] = _binom_small(n, p)
+        return out
+
+    for n, p in ((40, 0.1), (300, 0.97), (7, 0.5)):
+        x = draws(n, p, 200_000, 3)
+        freq = np.bincount(x, minlength=n + 1) / x.size
+        np.testing.assert_allclose(freq, stats.binom.pmf(np.arange(n + 1), n, p), atol=0.004)

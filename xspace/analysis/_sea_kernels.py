@@ -8,15 +8,16 @@ Algorithms (why they are fast):
 - epoch matching: one binary search per epoch for its nearest sample, then a pointer walk outwards
   for the successive lag times (O(1) per lag on regular data) instead of a search per lag;
 - per-lag order statistics (quartiles, median) by quickselect on the lag's values, not a sort;
-- bootstrap of the median: the lag's sample is sorted once; a resample of size n is a multinomial
-  draw over the sorted positions, and only the counts near the middle matter, so the resample's
-  middle order statistics are drawn exactly by a walk of conditional binomial counts starting at the
-  sample median (about sqrt(n) cheap draws instead of n draws and a sort);
+- bootstrap of the median: the lag's sample is sorted once; the resample's middle order statistics
+  (positions in the sorted sample) are drawn directly and exactly from their distribution (a Beta
+  variate and a uniform, see :func:`boot_median_positions`) instead of drawing n values and sorting;
 - association counts: two pointers moving forward through the sorted second series per lag;
   per-lag histograms of the per-event counts feed a multinomial bootstrap (see ``assoc.py``).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit
@@ -150,65 +151,28 @@ def order_stats(a, m, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _walk_down(i, c, r):  # pragma: no cover - compiled
-    """Index of the resample's rank-r value, knowing c (> r) draws fall at sorted positions <= i.
-
-    Returns (index, draws strictly below the index)."""
-    while True:
-        b = np.random.binomial(c, 1.0 / (i + 1)) if i > 0 else c
-        below = c - b
-        if below <= r:
-            return i, below
-        c = below
-        i -= 1
-
-
-@njit(cache=True, nogil=True)
-def _walk_up(i, c, d, n, r):  # pragma: no cover - compiled
-    """Index of the resample's rank-r value, knowing c (<= r) draws at positions < i and d at >= i.
-
-    Returns (index, draws at positions <= index, draws above the index)."""
-    while True:
-        p = 1.0 / (n - i)
-        b = np.random.binomial(d, p) if p < 1.0 else d
-        c += b
-        d -= b
-        if c >= r + 1:
-            return i, c, d
-        i += 1
-
-
-@njit(cache=True, nogil=True)
 def boot_median_positions(n, n_boot, seed):  # pragma: no cover - compiled
     """Sorted-sample positions of the two middle values of ``n_boot`` bootstrap resamples of size n.
 
     A resample draws n positions uniformly with replacement from a sorted sample; its median is the
     mean of the values at the returned positions ``(ia, ib)`` (equal for odd n). Exact in
-    distribution: the counts of draws at each position are sampled as conditional binomials,
-    starting at the middle and walking outwards only as far as the middle ranks lie.
+    distribution without drawing the n positions: a uniform position is ``floor(n * U)`` with U
+    uniform on (0, 1), and floor is monotone, so the rank-r position of the resample is
+    ``floor(n * U_(r))`` where the order statistic ``U_(r) ~ Beta(r + 1, n - r)``; the next one is
+    the smallest of the ``n - r - 1`` uniforms above it, ``U_(r) + (1 - U_(r)) (1 - W ** (1 / (n - r - 1)))``.
     """
     np.random.seed(seed)
     out = np.empty((n_boot, 2), np.int64)
     ra = (n - 1) // 2
     rb = n // 2
-    i0 = (n - 1) // 2
     for s in range(n_boot):
-        c = np.random.binomial(n, (i0 + 1) / n)  # draws at positions <= i0
-        if c >= rb + 1:  # both middle ranks at <= i0: walk down, meeting rb first
-            ib, below = _walk_down(i0, c, rb)
-            if below <= ra:
-                ia = ib
-            else:
-                ia, below = _walk_down(ib - 1, below, ra)
-        elif c <= ra:  # both above i0: walk up, meeting ra first
-            ia, cc, d = _walk_up(i0 + 1, c, n - c, n, ra)
-            if cc >= rb + 1:
-                ib = ia
-            else:
-                ib, cc, d = _walk_up(ia + 1, cc, d, n, rb)
-        else:  # c == rb == ra + 1: ra is the largest draw <= i0, rb the smallest above
-            ia, below = _walk_down(i0, c, ra)
-            ib, cc, d = _walk_up(i0 + 1, c, n - c, n, rb)
+        v = np.random.beta(ra + 1.0, n - ra * 1.0)
+        ia = min(int(n * v), n - 1)
+        if rb == ra:
+            ib = ia
+        else:
+            v2 = v + (1.0 - v) * (1.0 - np.random.random() ** (1.0 / (n - ra - 1)))
+            ib = min(int(n * v2), n - 1)
         out[s, 0] = ia
         out[s, 1] = ib
     return out
@@ -389,3 +353,114 @@ def assoc_counts(t1, t2, lags, window, max_count):  # pragma: no cover - compile
             hist[k, c] += 1
         totals[k] = tot
     return totals, hist
+
+
+@njit(cache=True, nogil=True)
+def _binom_small(n, p):  # pragma: no cover - compiled
+    """Binomial(n, p) draw by inversion (sequential search from 0), for n * min(p, 1 - p) < 30."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    flip = p > 0.5
+    pp = 1.0 - p if flip else p
+    f = np.exp(n * np.log1p(-pp))
+    r = pp / (1.0 - pp)
+    u = np.random.random()
+    x = 0
+    while u > f and x < n:
+        u -= f
+        x += 1
+        f *= r * (n - x + 1) / x
+    return n - x if flip else x
+
+
+@njit(cache=True, nogil=True)
+def _binom_table(n, p):  # pragma: no cover - compiled
+    """Support start and CDF of Binomial(n, p) over mean +/- 12 sd (the rest has negligible mass)."""
+    mu = n * p
+    sd = np.sqrt(n * p * (1.0 - p))
+    lo = max(0, int(np.floor(mu - 12.0 * sd)))
+    hi = min(n, int(np.ceil(mu + 12.0 * sd)))
+    cdf = np.empty(hi - lo + 1)
+    base = math.lgamma(n + 1.0)
+    lp, lq = np.log(p), np.log1p(-p)
+    acc = 0.0
+    for k in range(lo, hi + 1):
+        acc += np.exp(base - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0) + k * lp + (n - k) * lq)
+        cdf[k - lo] = acc
+    return lo, cdf / acc
+
+
+@njit(cache=True, nogil=True)
+def assoc_bootstrap(hist, n1, n_boot, q_low, q_high, target, seed):  # pragma: no cover - compiled
+    """Bootstrap of the per-lag association totals from the histograms of per-event numbers.
+
+    ``hist[k, c]``: series-1 events with ``c`` associated events at lag ``k``. A resample of the n1
+    per-event numbers has multinomial counts over the distinct values; they are drawn as conditional
+    binomials, most frequent value first (shared n and p across resamples, so drawn from a CDF table),
+    the others by inversion. Returns (ci_low, ci_high, confidence_above) per lag: numpy "linear"
+    percentiles ``q_low``/``q_high`` of the resampled totals and 100 minus PoPPy's value_percentile
+    of ``target``.
+    """
+    np.random.seed(seed)
+    n_lag, n_c = hist.shape
+    low = np.empty(n_lag)
+    high = np.empty(n_lag)
+    above = np.empty(n_lag)
+    reps = np.empty(n_boot)
+    for k in range(n_lag):
+        # non-zero values with events, most frequent first
+        cats = np.array([c for c in range(1, n_c) if hist[k, c] > 0], dtype=np.int64)
+        if cats.size:
+            order = np.argsort(-hist[k, cats], kind="mergesort")
+            cats = cats[order]
+        if cats.size == 0:
+            reps[:] = 0.0
+        else:
+            c0 = cats[0]
+            p0 = hist[k, c0] / n1
+            use_table = n1 * min(p0, 1.0 - p0) >= 30.0
+            lo = 0
+            cdf = np.empty(1)
+            if use_table:
+                lo, cdf = _binom_table(n1, p0)
+            for s in range(n_boot):
+                if use_table:
+                    d = lo + np.searchsorted(cdf, np.random.random())
+                else:
+                    d = _binom_small(n1, p0)
+                tot = c0 * d
+                rem = n1 - d
+                left = n1 - hist[k, c0]
+                for ci in range(1, cats.size):
+                    if rem == 0:
+                        break
+                    c = cats[ci]
+                    q = hist[k, c] / left
+                    if rem * min(q, 1.0 - q) < 30.0:
+                        d = _binom_small(rem, q)
+                    else:
+                        d = np.random.binomial(rem, q)
+                    tot += c * d
+                    rem -= d
+                    left -= hist[k, c]
+                reps[s] = tot
+        reps.sort()
+        low[k] = _percentile_sorted(reps, q_low)
+        high[k] = _percentile_sorted(reps, q_high)
+        # PoPPy's value_percentile of the target among the sorted resampled totals
+        below = np.searchsorted(reps, target, side="left")
+        upto = np.searchsorted(reps, target, side="right")
+        if upto == 0:
+            pct = 0.0
+        elif below == n_boot:
+            pct = 100.0
+        else:
+            if below == upto:
+                idx = below - 1 + (target - reps[below - 1]) / (reps[below] - reps[below - 1])
+            else:
+                idx = (below + upto - 1) / 2.0
+            pct = idx * 100.0 / (n_boot - 1)
+        above[k] = 100.0 - pct
+    return low, high, above

@@ -66,23 +66,6 @@ def _lags_ns(lags: Any) -> np.ndarray:
     return out
 
 
-def _value_percentile(sorted_reps: np.ndarray, target: float) -> np.ndarray:
-    """PoPPy's value_percentile of ``target`` in each column of ``sorted_reps`` (ascending along axis 0)."""
-    n = sorted_reps.shape[0]
-    below = np.sum(sorted_reps < target, axis=0)
-    upto = np.sum(sorted_reps <= target, axis=0)
-    out = np.empty(sorted_reps.shape[1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lo_val = sorted_reps[np.clip(below - 1, 0, n - 1), np.arange(sorted_reps.shape[1])]
-        hi_val = sorted_reps[np.clip(below, 0, n - 1), np.arange(sorted_reps.shape[1])]
-        interp = below - 1 + (target - lo_val) / (hi_val - lo_val)
-    idx = np.where(below == upto, interp, (below + upto - 1) / 2.0)
-    out[:] = idx * 100.0 / (n - 1)
-    out[upto == 0] = 0.0
-    out[below == n] = 100.0
-    return out
-
-
 def association(
     times1: Any,
     times2: Any,
@@ -185,33 +168,13 @@ def association(
     return xr.Dataset(data, coords={"lag": lag_td}, attrs=attrs)
 
 
-def _bootstrap(hist, n1, n_boot, ci, target, rng, block=512):
-    """Bootstrap of the per-lag sums of n1 per-event numbers, via multinomial counts per distinct value.
+def _bootstrap(hist, n1, n_boot, ci, target, rng):
+    """Bootstrap CI of the per-lag totals (numba kernel, seeded from ``rng``)."""
+    from ._sea_kernels import assoc_bootstrap
 
-    ``hist[k, c]``: number of series-1 events with c associated events at lag k. The resampled sum is
-    ``sum_c c * N_c`` with ``(N_c) ~ Multinomial(n1, hist[k] / n1)``, drawn as conditional binomials.
-    """
-    nl, nc = hist.shape
     q_low = 50.0 * (1.0 - ci)
-    low, high, above = np.empty(nl), np.empty(nl), np.empty(nl)
-    for k0 in range(0, nl, block):
-        h = hist[k0:k0 + block]
-        remaining = np.full((n_boot, h.shape[0]), n1, dtype=np.int64)
-        left = np.full(h.shape[0], n1, dtype=np.int64)  # events not yet assigned to a category
-        sums = np.zeros((n_boot, h.shape[0]), dtype=np.int64)
-        for c in range(nc - 1, 0, -1):
-            hc = h[:, c]
-            if not hc.any():
-                continue
-            p = np.divide(hc, left, out=np.zeros(h.shape[0]), where=left > 0)
-            draw = rng.binomial(remaining, np.minimum(p, 1.0))
-            sums += c * draw
-            remaining -= draw
-            left -= hc
-        sums.sort(axis=0)
-        low[k0:k0 + block], high[k0:k0 + block] = np.percentile(sums, [q_low, 100.0 - q_low], axis=0)
-        above[k0:k0 + block] = 100.0 - _value_percentile(sums, target)
-    return low, high, above
+    seed = int(rng.integers(0, 2**32))
+    return assoc_bootstrap(np.ascontiguousarray(hist), n1, n_boot, q_low, 100.0 - q_low, float(target), seed)
 
 
 def apply_refractory(times: Any, period: Any) -> np.ndarray:
