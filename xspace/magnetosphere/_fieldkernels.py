@@ -124,51 +124,56 @@ def dipole_gsm(x, y, z, tilt, b0):
     return bxs * c + bzs * s, bys, -bxs * s + bzs * c
 
 
-@njit(cache=True, nogil=True)
-def igrf_geo_spherical(r, theta, phi, params):
-    """IGRF in GEO spherical components (B_r, B_theta, B_phi), nT, at radius ``r`` (R_E),
-    colatitude ``theta`` and east longitude ``phi`` (rad).
+def _recursion_constants():
+    d = np.zeros((NMAX + 1, NMAX + 1))
+    e = np.zeros((NMAX + 1, NMAX + 1))
+    for n in range(NMAX + 1):
+        for m in range(n):
+            d[n, m] = 1.0 / math.sqrt(n * n - m * m)
+            e[n, m] = math.sqrt(max((n - 1) * (n - 1) - m * m, 0))
+    sect = np.array([math.sqrt((2.0 * m - 1.0) / (2.0 * m)) if m >= 2 else 1.0 for m in range(NMAX + 1)])
+    return d, e, sect
 
-    Schmidt semi-normalised associated Legendre functions and their theta derivatives by the
-    standard three-term recursions in n (fixed m) started from the sectoral terms P_m^m.
-    """
+
+# constants of the Schmidt recursions: 1/sqrt(n^2-m^2), sqrt((n-1)^2-m^2), sqrt((2m-1)/(2m))
+_INV_D, _E, _SECT = _recursion_constants()
+
+
+@njit(cache=True, nogil=True)
+def _igrf_core(r, ct, st, cp, sp, params):
+    """IGRF (B_r, B_theta, B_phi) from cos/sin of colatitude and longitude; ``st`` > 0."""
     nmax = int(params[P_NMAX])
-    # the phi component needs P/sin(theta), finite at the poles (P_n^m ~ sin^m theta) but 0/0 there:
-    # evaluate 1e-9 rad away from the pole (a relative change of the field ~1e-9)
-    if theta < 1e-9:
-        theta = 1e-9
-    elif theta > math.pi - 1e-9:
-        theta = math.pi - 1e-9
-    ct = math.cos(theta)
-    st = math.sin(theta)
     a_r = 1.0 / r
     br = 0.0
     bt = 0.0
     bp = 0.0
-    # sectoral terms P_m^m and derivatives, carried along m
+    # sectoral terms P_m^m and derivatives, and cos/sin(m phi), carried along m
     pmm = 1.0
     dpmm = 0.0
+    cm = 1.0
+    sm = 0.0
+    ratio_m = a_r * a_r
     for m in range(nmax + 1):
         if m == 1:
-            pmm_new = st
-            dpmm_new = ct
-            pmm, dpmm = pmm_new, dpmm_new
+            pmm = st
+            dpmm = ct
         elif m >= 2:
-            k = math.sqrt((2.0 * m - 1.0) / (2.0 * m))
+            k = _SECT[m]
             pmm, dpmm = k * st * pmm, k * (ct * pmm + st * dpmm)
-        cm = math.cos(m * phi)
-        sm = math.sin(m * phi)
+        if m >= 1:
+            cm, sm = cm * cp - sm * sp, sm * cp + cm * sp
         p_prev = 0.0
         dp_prev = 0.0
         p = pmm
         dp = dpmm
-        ratio = a_r ** (m + 2)
+        ratio_m *= a_r
+        ratio = ratio_m / a_r  # (a/r)^(m+2)
         for n in range(m, nmax + 1):
             if n > m:
-                d = math.sqrt(float(n * n - m * m))
-                e = math.sqrt(float((n - 1) * (n - 1) - m * m))
-                p_next = ((2.0 * n - 1.0) * ct * p - e * p_prev) / d
-                dp_next = ((2.0 * n - 1.0) * (ct * dp - st * p) - e * dp_prev) / d
+                inv_d = _INV_D[n, m]
+                e = _E[n, m]
+                p_next = ((2.0 * n - 1.0) * ct * p - e * p_prev) * inv_d
+                dp_next = ((2.0 * n - 1.0) * (ct * dp - st * p) - e * dp_prev) * inv_d
                 p_prev, dp_prev = p, dp
                 p, dp = p_next, dp_next
                 ratio *= a_r
@@ -179,8 +184,26 @@ def igrf_geo_spherical(r, theta, phi, params):
             gc = g * cm + h * sm
             br += (n + 1.0) * ratio * gc * p
             bt -= ratio * gc * dp
-            bp += ratio * m * (g * sm - h * cm) * p / st
-    return br, bt, bp
+            if m > 0:
+                bp += ratio * m * (g * sm - h * cm) * p
+    return br, bt, bp / st
+
+
+@njit(cache=True, nogil=True)
+def igrf_geo_spherical(r, theta, phi, params):
+    """IGRF in GEO spherical components (B_r, B_theta, B_phi), nT, at radius ``r`` (R_E),
+    colatitude ``theta`` and east longitude ``phi`` (rad).
+
+    Schmidt semi-normalised associated Legendre functions and their theta derivatives by the
+    standard three-term recursions in n (fixed m) started from the sectoral terms P_m^m.
+    """
+    # the phi component needs P/sin(theta), finite at the poles (P_n^m ~ sin^m theta) but 0/0 there:
+    # evaluate 1e-9 rad away from the pole (a relative change of the field ~1e-9)
+    if theta < 1e-9:
+        theta = 1e-9
+    elif theta > math.pi - 1e-9:
+        theta = math.pi - 1e-9
+    return _igrf_core(r, math.cos(theta), math.sin(theta), math.cos(phi), math.sin(phi), params)
 
 
 @njit(cache=True, nogil=True)
@@ -189,13 +212,17 @@ def igrf_geo(x, y, z, params):
     rho2 = x * x + y * y
     r = math.sqrt(rho2 + z * z)
     rho = math.sqrt(rho2)
-    theta = math.atan2(rho, z)
-    phi = math.atan2(y, x)
-    br, bt, bp = igrf_geo_spherical(r, theta, phi, params)
-    st = math.sin(theta)
-    ct = math.cos(theta)
-    sp = math.sin(phi)
-    cp = math.cos(phi)
+    if rho > 1e-9 * r:
+        st = rho / r
+        ct = z / r
+        cp = x / rho
+        sp = y / rho
+    else:  # on the axis: 1e-9 rad off the pole, longitude 0
+        st = 1e-9
+        ct = math.copysign(math.sqrt(1.0 - st * st), z)
+        cp = 1.0
+        sp = 0.0
+    br, bt, bp = _igrf_core(r, ct, st, cp, sp, params)
     bxy = br * st + bt * ct
     return bxy * cp - bp * sp, bxy * sp + bp * cp, br * ct - bt * st
 
