@@ -55,6 +55,50 @@ def rotate_vectors(matrices, vectors):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _fac_one(bx, by, bz, rx, ry, rz, reference_is_y, m):  # pragma: no cover - compiled
+    """Fill the (3, 3) buffer ``m`` with FAC rows for one sample (NaN when undefined)."""
+    nb = np.sqrt(bx * bx + by * by + bz * bz)
+    if not (nb > 0.0) or not np.isfinite(nb):
+        m[:, :] = np.nan
+        return
+    zx = bx / nb
+    zy = by / nb
+    zz = bz / nb
+    if reference_is_y:  # a = ref x z (the x axis)
+        ax = ry * zz - rz * zy
+        ay = rz * zx - rx * zz
+        az = rx * zy - ry * zx
+    else:  # a = z x ref (the y axis)
+        ax = zy * rz - zz * ry
+        ay = zz * rx - zx * rz
+        az = zx * ry - zy * rx
+    na = np.sqrt(ax * ax + ay * ay + az * az)
+    if not (na > 1e-12) or not np.isfinite(na):
+        m[:, :] = np.nan
+        return
+    ax /= na
+    ay /= na
+    az /= na
+    if reference_is_y:  # x = a, y = z x x
+        m[0, 0] = ax
+        m[0, 1] = ay
+        m[0, 2] = az
+        m[1, 0] = zy * az - zz * ay
+        m[1, 1] = zz * ax - zx * az
+        m[1, 2] = zx * ay - zy * ax
+    else:  # y = a, x = y x z
+        m[0, 0] = ay * zz - az * zy
+        m[0, 1] = az * zx - ax * zz
+        m[0, 2] = ax * zy - ay * zx
+        m[1, 0] = ax
+        m[1, 1] = ay
+        m[1, 2] = az
+    m[2, 0] = zx
+    m[2, 1] = zy
+    m[2, 2] = zz
+
+
+@njit(cache=True, nogil=True)
 def fac_matrices(background, reference, reference_is_y):  # pragma: no cover - compiled
     """Field-aligned rotation matrices, rows (x, y, z) with z = unit(background).
 
@@ -65,55 +109,25 @@ def fac_matrices(background, reference, reference_is_y):  # pragma: no cover - c
     n = background.shape[0]
     out = np.empty((n, 3, 3))
     for i in range(n):
-        bx = background[i, 0]
-        by = background[i, 1]
-        bz = background[i, 2]
-        nb = np.sqrt(bx * bx + by * by + bz * bz)
-        rx = reference[i, 0]
-        ry = reference[i, 1]
-        rz = reference[i, 2]
-        if not (nb > 0.0) or not np.isfinite(nb):
-            out[i, :, :] = np.nan
-            continue
-        zx = bx / nb
-        zy = by / nb
-        zz = bz / nb
-        if reference_is_y:
-            # x = ref x z
-            ax = ry * zz - rz * zy
-            ay = rz * zx - rx * zz
-            az = rx * zy - ry * zx
-        else:
-            # y = z x ref
-            ax = zy * rz - zz * ry
-            ay = zz * rx - zx * rz
-            az = zx * ry - zy * rx
-        na = np.sqrt(ax * ax + ay * ay + az * az)
-        if not (na > 1e-12) or not np.isfinite(na):
-            out[i, :, :] = np.nan
-            continue
-        ax /= na
-        ay /= na
-        az /= na
-        if reference_is_y:
-            # a is x; y = z x x
-            out[i, 0, 0] = ax
-            out[i, 0, 1] = ay
-            out[i, 0, 2] = az
-            out[i, 1, 0] = zy * az - zz * ay
-            out[i, 1, 1] = zz * ax - zx * az
-            out[i, 1, 2] = zx * ay - zy * ax
-        else:
-            # a is y; x = y x z
-            out[i, 0, 0] = ay * zz - az * zy
-            out[i, 0, 1] = az * zx - ax * zz
-            out[i, 0, 2] = ax * zy - ay * zx
-            out[i, 1, 0] = ax
-            out[i, 1, 1] = ay
-            out[i, 1, 2] = az
-        out[i, 2, 0] = zx
-        out[i, 2, 1] = zy
-        out[i, 2, 2] = zz
+        _fac_one(background[i, 0], background[i, 1], background[i, 2], reference[i, 0], reference[i, 1],
+                 reference[i, 2], reference_is_y, out[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def fac_rotate(background, reference, vectors, reference_is_y):  # pragma: no cover - compiled
+    """``vectors`` rotated into the field-aligned frame of ``background`` in one pass.
+
+    The same matrices as :func:`fac_matrices`, never stored: out[i] = M_i @ vectors[i].
+    """
+    n = vectors.shape[0]
+    out = np.empty((n, 3))
+    m = np.empty((3, 3))
+    for i in range(n):
+        _fac_one(background[i, 0], background[i, 1], background[i, 2], reference[i, 0], reference[i, 1],
+                 reference[i, 2], reference_is_y, m)
+        for r in range(3):
+            out[i, r] = m[r, 0] * vectors[i, 0] + m[r, 1] * vectors[i, 1] + m[r, 2] * vectors[i, 2]
     return out
 
 
@@ -180,3 +194,4 @@ def window_covariance(data, starts, stops):  # pragma: no cover - compiled
         cov[k, 2, 1] = s12 / c
         cov[k, 2, 2] = s22 / c
     return cov, counts
+

@@ -67,6 +67,52 @@ def _fac_kernel(background, reference, reference_is_y):
     return out.reshape(lead + (3, 3))
 
 
+def _fac_inputs(B, reference, position, background, component_dim):
+    """Background field and reference direction on B's time grid (see field_aligned_matrix)."""
+    comp = _component_dim(B, component_dim, "B")
+    tdim = time_dim(B, name="argument 'B'")
+    ref = reference.lower() if isinstance(reference, str) else reference
+    if ref not in REFERENCES:
+        raise InputError(f"argument 'reference': expected one of {REFERENCES}, got {reference!r}")
+    if background is None:
+        bg = B
+    elif isinstance(background, xr.DataArray):
+        bcomp = _component_dim(background, None, "background")
+        bg = _on_times_of(background, B, tdim, "background")
+        if bcomp != comp:
+            bg = bg.rename({bcomp: comp})
+    else:
+        bg = running_mean(B, background)
+    bg = bg.drop_vars([k for k in bg.coords if k != tdim], errors="ignore")
+    reference_is_y = ref == "ygsm"
+    if ref in ("xgse", "ygsm"):
+        r = xr.DataArray(np.eye(3)[0 if ref == "xgse" else 1], dims=comp)
+    else:
+        if position is None:
+            raise InputError(f"argument 'position': required for reference={reference!r} (spacecraft position, "
+                             "same frame as B)")
+        pcomp = _component_dim(position, None, "position")
+        pos = _on_times_of(position, B, tdim, "position")
+        if pcomp != comp:
+            pos = pos.rename({pcomp: comp})
+        pos = pos.drop_vars([k for k in pos.coords if k != tdim], errors="ignore")
+        if ref in ("phigeo", "mphigeo"):
+            x, y = pos.isel({comp: 0}), pos.isel({comp: 1})
+            pos = xr.concat([-y, x, xr.zeros_like(x)], dim=comp).transpose(*pos.dims)
+        r = -pos if ref.startswith("m") else pos
+    bg = bg.transpose(..., comp)
+    return bg, r, comp, tdim, reference_is_y
+
+
+def _fac_rotate_kernel(background, reference, vectors, reference_is_y):
+    from ._signal_kernels import fac_rotate
+
+    lead = np.broadcast_shapes(background.shape[:-1], reference.shape[:-1], vectors.shape[:-1])
+    args = [np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=np.float64), lead + (3,))).reshape(-1, 3)
+            for a in (background, reference, vectors)]
+    return fac_rotate(*args, reference_is_y).reshape(lead + (3,))
+
+
 def field_aligned_matrix(B, reference: str = "xgse", position=None, background=None, component_dim=None):
     """Field-aligned rotation matrices: rows are the FAC unit vectors in the frame of ``B``.
 
@@ -110,38 +156,7 @@ def field_aligned_matrix(B, reference: str = "xgse", position=None, background=N
            [0., 1., 0.],
            [0., 0., 1.]])
     """
-    comp = _component_dim(B, component_dim, "B")
-    tdim = time_dim(B, name="argument 'B'")
-    ref = reference.lower() if isinstance(reference, str) else reference
-    if ref not in REFERENCES:
-        raise InputError(f"argument 'reference': expected one of {REFERENCES}, got {reference!r}")
-    if background is None:
-        bg = B
-    elif isinstance(background, xr.DataArray):
-        bcomp = _component_dim(background, None, "background")
-        bg = _on_times_of(background, B, tdim, "background")
-        if bcomp != comp:
-            bg = bg.rename({bcomp: comp})
-    else:
-        bg = running_mean(B, background)
-    bg = bg.drop_vars([k for k in bg.coords if k != tdim], errors="ignore")
-    reference_is_y = ref == "ygsm"
-    if ref in ("xgse", "ygsm"):
-        r = xr.DataArray(np.eye(3)[0 if ref == "xgse" else 1], dims=comp)
-    else:
-        if position is None:
-            raise InputError(f"argument 'position': required for reference={reference!r} (spacecraft position, "
-                             "same frame as B)")
-        pcomp = _component_dim(position, None, "position")
-        pos = _on_times_of(position, B, tdim, "position")
-        if pcomp != comp:
-            pos = pos.rename({pcomp: comp})
-        pos = pos.drop_vars([k for k in pos.coords if k != tdim], errors="ignore")
-        if ref in ("phigeo", "mphigeo"):
-            x, y = pos.isel({comp: 0}), pos.isel({comp: 1})
-            pos = xr.concat([-y, x, xr.zeros_like(x)], dim=comp).transpose(*pos.dims)
-        r = -pos if ref.startswith("m") else pos
-    bg = bg.transpose(..., comp)
+    bg, r, comp, tdim, reference_is_y = _fac_inputs(B, reference, position, background, component_dim)
     out = xr.apply_ufunc(_fac_kernel, bg, r, kwargs={"reference_is_y": reference_is_y},
                          input_core_dims=[[comp], [comp]], output_core_dims=[["fac", comp]],
                          dask="parallelized", output_dtypes=[np.float64],
@@ -218,6 +233,9 @@ def _rotate_kernel(m, v):
 
     m = np.ascontiguousarray(m, dtype=np.float64)
     v = np.ascontiguousarray(v, dtype=np.float64)
+    if m.ndim == 2:  # one matrix for every sample
+        with np.errstate(invalid="ignore"):
+            return v @ m.T
     lead = np.broadcast_shapes(m.shape[:-2], v.shape[:-1])
     m = np.ascontiguousarray(np.broadcast_to(m, lead + (3, 3))).reshape(-1, 3, 3)
     v = np.ascontiguousarray(np.broadcast_to(v, lead + (3,))).reshape(-1, 3)
@@ -339,19 +357,23 @@ def to_field_aligned(v, reference: str = "xgse", position=None, background=None,
     >>> r.values, r.c.values.tolist(), r.attrs["COORDINATE_SYSTEM"]
     (array([[1., 2., 3.]]), ['perp1', 'perp2', 'parallel'], 'FAC(xgse)')
     """
-    m = field_aligned_matrix(v, reference=reference, position=position, background=background,
-                             component_dim=component_dim) if not isinstance(background, xr.DataArray) else None
-    if m is None:
-        comp = _component_dim(v, component_dim, "v")
-        tdim = time_dim(v, name="argument 'v'")
-        bcomp = _component_dim(background, None, "background")
-        bg = _on_times_of(background, v, tdim, "background")
-        bg = bg.rename({bcomp: comp}) if bcomp != comp else bg
-        bg = bg.drop_vars([k for k in bg.coords if k != tdim], errors="ignore").assign_coords({tdim: v[tdim]})
-        bg.attrs = dict(background.attrs)
-        bg.attrs.setdefault("COORDINATE_SYSTEM", v.attrs.get("COORDINATE_SYSTEM", "input"))
-        m = field_aligned_matrix(bg, reference=reference, position=position, component_dim=comp)
-    return rotate(v, m, component_dim=component_dim)
+    bg, r, comp, tdim, reference_is_y = _fac_inputs(v, reference, position, background, component_dim)
+    vv = v.drop_vars([k for k in v.coords if comp in v.coords[k].dims], errors="ignore").transpose(..., comp)
+    bg = bg.drop_vars([k for k in bg.coords if k != tdim], errors="ignore")
+    if tdim in bg.coords:
+        bg = bg.drop_vars(tdim)
+    # one fused numba pass: the (time, 3, 3) matrices are never stored
+    out = xr.apply_ufunc(_fac_rotate_kernel, bg, r, vv, kwargs={"reference_is_y": reference_is_y},
+                         input_core_dims=[[comp], [comp], [comp]], output_core_dims=[[comp]],
+                         dask="parallelized", output_dtypes=[np.float64])
+    out = out.transpose(*v.dims).assign_coords({comp: FAC_LABELS})
+    frame = f"FAC({reference})"
+    out.name = v.name
+    out.attrs = derived_attrs(v.attrs, keep=("DEPEND_0", "DISPLAY_TYPE", "SI_conversion", "SI_conv"),
+                              catdesc=f"{v.attrs.get('CATDESC', v.name if v.name is not None else 'vector')} in {frame}",
+                              history=f"xspace.analysis.frames.to_field_aligned(reference={reference!r})",
+                              COORDINATE_SYSTEM=frame)
+    return out
 
 
 # ----------------------------------------------------------------------------- minimum variance
@@ -446,7 +468,13 @@ def mva(B, window=None, step=None, component_dim=None):
     Bv = Bv.astype(np.float64)
     hist = f"xspace.analysis.frames.mva(window={window!r}, step={step!r})"
     frame = B.attrs.get("COORDINATE_SYSTEM", "input")
-    if window is None:
+    if window is None and not _is_dask(Bv.data) and Bv.ndim == 2:
+        # one pass of the numba kernel (no (time, 3, 3) temporaries)
+        c, k = _sliding_cov_kernel(np.asarray(Bv.values), np.array([0], np.int64),
+                                   np.array([Bv.sizes[tdim]], np.int64))
+        cov = xr.DataArray(c[0], dims=(comp, "__c2__"))
+        n = xr.DataArray(k[0])
+    elif window is None:
         ok = np.isfinite(Bv).all(comp)
         x = Bv.where(ok)
         n = ok.sum(tdim)
@@ -454,6 +482,7 @@ def mva(B, window=None, step=None, component_dim=None):
         d = x - mean
         cov = (d * d.rename({comp: "__c2__"})).sum(tdim) / n
         cov = cov.where(n >= 3)
+    if window is None:
         w, vec = xr.apply_ufunc(_eig_sorted, cov.transpose(..., comp, "__c2__"),
                                 input_core_dims=[[comp, "__c2__"]], output_core_dims=[["mva"], [comp, "mva"]],
                                 dask="parallelized", output_dtypes=[np.float64, np.float64],
