@@ -111,7 +111,8 @@ class VariableInfo:
     blocking_factor: int
     sparse_records: int  # 0 none, 1 pad, 2 previous
     pad: Any
-    blocks: list[Block] = field(default_factory=list)
+    vxr_head: int = 0
+    blocks: list[Block] | None = None  # read on first data access (CDFFile.blocks)
     attrs: dict[str, Any] = field(default_factory=dict)
     attr_types: dict[str, int] = field(default_factory=dict)
 
@@ -337,6 +338,7 @@ class CDFFile:
         self.global_attr_types: dict[str, list[int]] = {}
         self._read_adrs()
         self.src._window = None
+        self._blocks_lock = threading.Lock()
         self._block_cache: dict[tuple[str, int], np.ndarray] = {}
         self._cache_lock = threading.Lock()
 
@@ -544,34 +546,50 @@ class CDFFile:
             compression=compression, compression_level=level, blocking_factor=blocking,
             sparse_records=s_records, pad=pad,
         )
-        if vxr_head:
-            self._read_vxr_tree(vxr_head, info, 0)
-            info.blocks.sort(key=lambda b: b.first)
-            for a, b in zip(info.blocks, info.blocks[1:]):
-                if b.first <= a.last:
-                    raise CDFFormatError(f"{self.path}: {where}: overlapping record blocks: corrupted")
-        self._check_sizes(info, dtype.itemsize)
-        return info
-
-    def _check_sizes(self, info: VariableInfo, itemsize: int) -> None:
-        """Reject sizes the stored blocks cannot hold (so no garbage length ever allocates memory)."""
-        where = f"variable {info.name!r}"
-        recsize = itemsize
+        info.vxr_head = vxr_head
+        recsize = dtype.itemsize
         for d in info.shape:
             recsize *= d
             if recsize > self.src.size * 1100 + (1 << 20):
                 raise CDFFormatError(f"{self.path}: {where}: dimensions {info.dims} exceed what the file can hold")
-        last_stored = info.blocks[-1].last if info.blocks else -1
-        if info.max_rec > last_stored and not info.sparse_records and info.blocks:
+        if info.max_rec >= 0 and not vxr_head and not s_records:
+            raise CDFFormatError(f"{self.path}: {where}: {max_rec + 1} records announced but none stored: corrupted")
+        return info
+
+    def blocks(self, info: VariableInfo) -> list[Block]:
+        """The stored blocks of a variable, read from its index records on first use (keeps opening fast)."""
+        if info.blocks is None:
+            with self._blocks_lock:
+                if info.blocks is None:
+                    found: list[Block] = []
+                    if info.vxr_head:
+                        self._read_vxr_tree(info.vxr_head, info, 0, found)
+                        found.sort(key=lambda b: b.first)
+                        for a, b in zip(found, found[1:]):
+                            if b.first <= a.last:
+                                raise CDFFormatError(
+                                    f"{self.path}: variable {info.name!r}: overlapping record blocks: corrupted"
+                                )
+                    itemsize = raw_dtype(info.cdf_type, info.num_elements, self.little).itemsize
+                    self._check_sizes(info, itemsize, found)
+                    info.blocks = found
+        return info.blocks
+
+    def _check_sizes(self, info: VariableInfo, itemsize: int, blocks: list[Block]) -> None:
+        """Reject sizes the stored blocks cannot hold (so no garbage length ever allocates memory)."""
+        where = f"variable {info.name!r}"
+        recsize = itemsize * int(np.prod(info.shape, dtype=np.int64))
+        last_stored = blocks[-1].last if blocks else -1
+        if info.max_rec > last_stored and not info.sparse_records and blocks:
             raise CDFFormatError(
                 f"{self.path}: {where}: maximum record {info.max_rec} but records are stored only up to "
                 f"{last_stored}: truncated or corrupted"
             )
-        if not info.blocks and info.max_rec >= 0 and not info.sparse_records:
+        if not blocks and info.max_rec >= 0 and not info.sparse_records:
             raise CDFFormatError(f"{self.path}: {where}: {info.max_rec + 1} records announced but none stored: corrupted")
         if info.sparse_records and (info.max_rec + 1) * recsize > (1 << 34):
             raise CDFFormatError(f"{self.path}: {where}: {info.max_rec + 1} sparse records is implausible: corrupted")
-        for b in info.blocks:
+        for b in blocks:
             need = (b.last - b.first + 1) * recsize
             limit = b.csize if not b.compressed else b.csize * 1100 + 1024
             if need > limit:
@@ -580,7 +598,7 @@ class CDFFile:
                     f"{b.csize}{' compressed' if b.compressed else ''}: truncated or corrupted"
                 )
 
-    def _read_vxr_tree(self, head: int, info: VariableInfo, depth: int) -> None:
+    def _read_vxr_tree(self, head: int, info: VariableInfo, depth: int, found: list[Block]) -> None:
         if depth > _MAX_VXR_DEPTH:
             raise CDFFormatError(f"{self.path}: variable {info.name!r}: index records nested too deeply: corrupted")
         o = self._o
@@ -603,12 +621,12 @@ class CDFFile:
                 head8 = self.src.read(off, o + 4, what)
                 rtype = self._int(head8, o)
                 if rtype == 6:
-                    self._read_vxr_tree(off, info, depth + 1)
+                    self._read_vxr_tree(off, info, depth + 1, found)
                 elif rtype == 7:
                     rsize = self._off(head8, 0)
                     if off + rsize > self.src.size or rsize < o + 4:
                         raise CDFFormatError(f"{self.path}: data record (VVR) of {info.name!r} is truncated")
-                    info.blocks.append(Block(first, last, off + o + 4, False, rsize - o - 4))
+                    found.append(Block(first, last, off + o + 4, False, rsize - o - 4))
                 elif rtype == 13:
                     start = o + 4 + 4 + o
                     rec = self.src.read(off, start, f"compressed data record (CVVR) of {info.name!r}")
@@ -616,7 +634,7 @@ class CDFFile:
                     csize = self._off(rec, o + 4 + 4)
                     if csize < 0 or start + csize > rsize or off + rsize > self.src.size:
                         raise CDFFormatError(f"{self.path}: compressed block of {info.name!r} is truncated")
-                    info.blocks.append(Block(first, last, off + start, True, csize))
+                    found.append(Block(first, last, off + start, True, csize))
                 else:
                     raise CDFFormatError(
                         f"{self.path}: {what} points to a record of type {rtype} at byte {off}: corrupted"
@@ -715,10 +733,11 @@ class CDFFile:
         if n == 0:
             return self._finish(out, var, 0)
         covered = np.zeros(n, dtype=bool)
-        firsts = [b.first for b in var.blocks]
+        blocks = self.blocks(var)
+        firsts = [b.first for b in blocks]
         i = max(np.searchsorted(firsts, start, side="right") - 1, 0)
         wanted = []
-        for block in var.blocks[i:]:
+        for block in blocks[i:]:
             if block.first >= stop:
                 break
             if max(block.first, start) < min(block.last + 1, stop):
@@ -762,7 +781,7 @@ class CDFFile:
             out[fill_prev] = out[idx[fill_prev]]
             missing &= ~fill_prev
             if missing.any():
-                earlier = [min(b.last, start - 1) for b in var.blocks if b.first < start]
+                earlier = [min(b.last, start - 1) for b in self.blocks(var) if b.first < start]
                 if earlier:
                     r = max(earlier)
                     prev = self.read_records(var, r, r + 1)  # stored, so no recursion into this branch
