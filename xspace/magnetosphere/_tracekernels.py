@@ -27,12 +27,43 @@ L*
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
-from ._fieldkernels import P_B0, P_TILT, field_gsm
+
+def _drop_stale_cache() -> None:
+    """Delete this module's numba cache when the field-model sources changed.
+
+    numba's on-disk cache is keyed on this file only, but the compiled kernels embed the field model
+    (``field_gsm`` and what it calls): a changed model would otherwise keep running the old code.
+    """
+    here = Path(__file__).resolve().parent
+    cache = here / "__pycache__"
+    try:
+        own = {"_tracekernels.py", "lstar.py", "trace.py", "__init__.py"}
+        digest = hashlib.sha1()
+        for f in sorted(here.glob("*.py")):
+            if f.name not in own:
+                digest.update(f.name.encode() + f.read_bytes())
+        value = digest.hexdigest()
+        stamp = cache / "_tracekernels.fieldsources.sha1"
+        if stamp.is_file() and stamp.read_text() == value:
+            return
+        for f in cache.glob("_tracekernels.*.nb[ic]"):
+            f.unlink(missing_ok=True)
+        cache.mkdir(exist_ok=True)
+        stamp.write_text(value)
+    except OSError:  # read-only install: nothing to invalidate that we could write anyway
+        pass
+
+
+_drop_stale_cache()
+
+from ._fieldkernels import P_B0, P_TILT, field_gsm  # noqa: E402
 
 # --------------------------------------------------------------------------- status / flag codes
 OK = 0
@@ -446,6 +477,67 @@ def hilton_lm(i_re, bm, b0):
     return (f * b0 / bm) ** (1.0 / 3.0)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def dipole_i_over_l(y, gl_x, gl_w):
+    """I / L on a centred-dipole line for equatorial pitch-angle sine ``y`` (= sqrt(Bmin/Bm)):
+    2 int_0^lm sqrt(1 - B/Bm) cos(l) sqrt(1 + 3 sin^2 l) dl with B/Bm = y^2 sqrt(1+3 sin^2 l)/cos^6 l."""
+    if y >= 1.0:
+        return 0.0
+    y2 = y * y
+    lo = 0.0
+    hi = 0.5 * math.pi
+    for _ in range(64):  # mirror latitude: cos^6 l = y^2 sqrt(1 + 3 sin^2 l)
+        mid = 0.5 * (lo + hi)
+        c = math.cos(mid)
+        sn = math.sin(mid)
+        if c**6 - y2 * math.sqrt(1.0 + 3.0 * sn * sn) > 0.0:
+            lo = mid
+        else:
+            hi = mid
+    lm = 0.5 * (lo + hi)
+    total = 0.0
+    for q in range(gl_x.shape[0]):
+        phi = 0.5 * math.pi * gl_x[q]
+        lam = lm * math.sin(phi)
+        c = math.cos(lam)
+        sn = math.sin(lam)
+        root = math.sqrt(1.0 + 3.0 * sn * sn)
+        v = 1.0 - y2 * root / c**6
+        if v > 0.0:
+            total += gl_w[q] * math.sqrt(v) * c * root * math.cos(phi)
+    return total * lm * 0.5 * math.pi
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def dipole_lm(i_re, bm, b0, gl_x, gl_w):
+    """McIlwain's Lm by its definition: the L of the centred-dipole (moment B0) line on which a
+    particle mirroring at ``bm`` has second invariant ``i_re``; solved by secant iterations from
+    Hilton's approximation (which alone is only good to ~1e-4)."""
+    if not (i_re > 0.0):
+        return (b0 / bm) ** (1.0 / 3.0)
+    l0 = hilton_lm(i_re, bm, b0)
+    l1 = l0 * (1.0 + 1e-4)
+
+    def mismatch(L):
+        y2 = b0 / (L * L * L * bm)
+        if y2 >= 1.0:
+            return -i_re
+        return L * dipole_i_over_l(math.sqrt(y2), gl_x, gl_w) - i_re
+
+    f0 = mismatch(l0)
+    f1 = mismatch(l1)
+    for _ in range(30):
+        if f1 == f0:
+            break
+        l2 = l1 - f1 * (l1 - l0) / (f1 - f0)
+        l0, f0 = l1, f1
+        l1 = l2
+        if abs(l1 - l0) < 1e-13 * l1:
+            break
+        f1 = mismatch(l1)
+    return l1
+
+
 # --------------------------------------------------------------------------- SM helpers
 @njit(cache=True, nogil=True, error_model="numpy")
 def gsm_to_sm(x, y, z, tilt):
@@ -642,7 +734,7 @@ def shell_flux(n_lines, phi0, foot_theta, foot_phi, fl, params, r_foot, gl_fx, g
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def lstar_point(
-    x0, y0, z0, sin2_alpha, params, n_lines, tol, xtol, r_foot, r_max, lm_max, max_steps,
+    x0, y0, z0, sin2_alpha, params, n_lines, tol, xtol, r_foot, r_max, lm_max, lm_hilton, max_steps,
     gl_x, gl_w, gl_fx, gl_fw, w, ws,
     out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar, shell_r, shell_foot,
 ):
@@ -717,7 +809,7 @@ def lstar_point(
             continue
         out_i[a] = i_val
         out_k[a] = i_val * math.sqrt(bm)
-        lm = hilton_lm(i_val, bm, b0)
+        lm = hilton_lm(i_val, bm, b0) if lm_hilton else dipole_lm(i_val, bm, b0, gl_x, gl_w)
         out_lm[a] = lm
         if n_lines <= 0:
             continue
@@ -766,7 +858,7 @@ def lstar_point(
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def lstar_batch(
-    xyz, sin2_alpha, params, n_lines, tol, xtol, r_foot, r_max, lm_max, max_steps, gl_x, gl_w, gl_fx, gl_fw,
+    xyz, sin2_alpha, params, n_lines, tol, xtol, r_foot, r_max, lm_max, lm_hilton, max_steps, gl_x, gl_w, gl_fx, gl_fw,
     out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar,
 ):
     """Loop of :func:`lstar_point` over rows of ``xyz`` (n, 3) with per-row ``params`` (n, P) and
@@ -780,6 +872,6 @@ def lstar_batch(
     for i in range(xyz.shape[0]):
         lstar_point(
             xyz[i, 0], xyz[i, 1], xyz[i, 2], sin2_alpha[i], params[i], n_lines, tol, xtol, r_foot, r_max, lm_max,
-            max_steps, gl_x, gl_w, gl_fx, gl_fw, w, ws,
+            lm_hilton, max_steps, gl_x, gl_w, gl_fx, gl_fw, w, ws,
             out_lstar[i], out_lm[i], out_k[i], out_i[i], out_bm[i], out_flag[i], out_scalar[i], shell_r, shell_foot,
         )

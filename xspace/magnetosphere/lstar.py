@@ -201,7 +201,7 @@ def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, sett
         def run(lo, hi):
             tk.lstar_batch(
                 pv[lo:hi], sin2[lo:hi], params[lo:hi], n_lines, settings["tolerance"], settings["shell_tolerance"],
-                1.0, settings["r_max"], lm_max, settings["max_steps"], gx, gw, fx, fw,
+                1.0, settings["r_max"], lm_max, bool(irbem_compatible), settings["max_steps"], gx, gw, fx, fw,
                 *[r[lo:hi] for r in res],
             )
 
@@ -224,7 +224,7 @@ def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, sett
 
 _ATTRS = {
     "Lstar": dict(UNITS=" ", CATDESC="Roederer's L* (drift-shell magnetic flux invariant)", FIELDNAM="L*", LABLAXIS="L*"),
-    "Lm": dict(UNITS=" ", CATDESC="McIlwain's L (Hilton's formula)", FIELDNAM="Lm", LABLAXIS="Lm"),
+    "Lm": dict(UNITS=" ", CATDESC="McIlwain's L (exact dipole inversion; Hilton's formula when irbem_compatible)", FIELDNAM="Lm", LABLAXIS="Lm"),
     "K": dict(UNITS="R_E G^0.5", CATDESC="Modified second invariant K = I sqrt(Bmirr)", FIELDNAM="K", LABLAXIS="K"),
     "I": dict(UNITS="R_E", CATDESC="Second invariant I = int sqrt(1 - B/Bmirr) ds between mirror points", FIELDNAM="I", LABLAXIS="I"),
     "Bmirr": dict(UNITS="nT", CATDESC="Magnetic field at the mirror points", FIELDNAM="Bmirr", LABLAXIS="Bmirr"),
@@ -440,7 +440,8 @@ def drift_shell(
     ws = tk.new_work(settings["max_steps"])
     tk.lstar_point(
         pos[0, 0], pos[0, 1], pos[0, 2], sin2, params, nl, settings["tolerance"], settings["shell_tolerance"], 1.0,
-        settings["r_max"], 10.0 if irbem_compatible else np.inf, settings["max_steps"], gx, gw, fx, fw, w, ws,
+        settings["r_max"], 10.0 if irbem_compatible else np.inf, bool(irbem_compatible), settings["max_steps"], gx, gw, fx, fw,
+        w, ws,
         *outs, flag, scal, shell_r, shell_foot,
     )
     if flag[0] != 0:
