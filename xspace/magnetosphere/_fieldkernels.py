@@ -46,6 +46,7 @@ N_PARAMS = P_T89 + N_T89
 MODEL_DIPOLE = 0
 MODEL_IGRF = 1
 MODEL_T89 = 2
+MODEL_T89_EXTERNAL = 3  # private: the T89 external field alone (for t89_field)
 
 # Tsyganenko (1989) coefficients a1..a30, one row per activity level IOPT = 1..7 (Kp 0,0+ | 1-,1,1+ |
 # 2-,2,2+ | 3-,3,3+ | 4-,4,4+ | 5-,5,5+ | >= 6-), in the 1992 revision "T89c" that IRBEM and
@@ -388,6 +389,8 @@ def field_gsm(x, y, z, params):
     code = int(params[P_CODE])
     if code == MODEL_DIPOLE:
         return dipole_gsm(x, y, z, params[P_TILT], params[P_B0])
+    if code == MODEL_T89_EXTERNAL:
+        return t89_gsm(x, y, z, params)
     bx, by, bz = igrf_gsm(x, y, z, params)
     if code == MODEL_T89:
         ex, ey, ez = t89_gsm(x, y, z, params)

@@ -41,6 +41,7 @@ __all__ = [
 
 #: Model names accepted by :func:`make_field_params` / :func:`total_field` and their kernel codes.
 MODELS = {"DIPOLE": 0, "IGRF": 1, "T89": 2}
+_CODES = {**MODELS, "T89_EXTERNAL": 3}  # private code: T89 without the internal field
 
 
 def _kernels():
@@ -149,7 +150,7 @@ def make_field_params_batch(model: str, times, kp=None, irbem_compatible: bool =
     from . import coords
 
     name = str(model).upper() if isinstance(model, str) else None
-    if name not in MODELS:
+    if name not in _CODES:
         raise FieldModelError(f"argument 'model': unknown field model {model!r}; expected one of 'dipole', 'IGRF', 'T89'")
     t = as_datetime64(times, "time").ravel()
     if np.isnat(t).any():
@@ -157,7 +158,7 @@ def make_field_params_batch(model: str, times, kp=None, irbem_compatible: bool =
     n = t.size
     k = _kernels()
     table = np.zeros((n, k.N_PARAMS))
-    table[:, k.P_CODE] = MODELS[name]
+    table[:, k.P_CODE] = _CODES[name]
     g, h = igrf.gauss_coefficients_many(igrf.epoch_of(t, irbem_compatible))
     table[:, k.P_B0] = np.sqrt(g[:, 1, 0] ** 2 + g[:, 1, 1] ** 2 + h[:, 1, 1] ** 2)
     axes = coords._axes_geo(t, irbem_compatible)
@@ -168,7 +169,7 @@ def make_field_params_batch(model: str, times, kp=None, irbem_compatible: bool =
     table[:, k.P_NMAX] = igrf.NMAX
     table[:, k.P_G : k.P_G + k.NCOEF] = g.reshape(n, -1)
     table[:, k.P_H : k.P_H + k.NCOEF] = h.reshape(n, -1)
-    if name == "T89":
+    if name in ("T89", "T89_EXTERNAL"):
         if kp is None:
             raise FieldModelError("argument 'kp': the T89 model needs Kp (Kp units 0-9, 2+ = 2.3)")
         kp_arr = np.asarray(kp, dtype=object if not isinstance(kp, np.ndarray) else None).ravel()
@@ -302,9 +303,9 @@ def t89_field(time, position, kp, frame: str = "GSM", irbem_compatible: bool = F
     >>> bool(t89_field(t, [-10.0, 0.0, 4.0], kp=1.0)[0] > 0)   # northern tail lobe: B points sunward
     True
     """
-    total = _evaluate("T89", time, position, kp, frame, irbem_compatible)
-    internal = _evaluate("IGRF", time, position, None, frame, irbem_compatible)
-    return total - internal
+    if kp is None:
+        raise FieldModelError("argument 'kp': the T89 model needs Kp (Kp units 0-9, 2+ = 2.3)")
+    return _evaluate("T89_EXTERNAL", time, position, kp, frame, irbem_compatible)
 
 
 def total_field(model: str, time, position, kp=None, frame: str = "GSM", irbem_compatible: bool = False) -> np.ndarray:
