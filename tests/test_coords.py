@@ -8,6 +8,7 @@ Published reference values used here:
   DLM agree with it): GSM (-5.1, 0.3, 2.8) R_E on 2001-01-01T02:03:04 in GEO, GSE, SM, MAG, GEI and the
   dipole tilt -0.533585131 rad.
 * Lieske et al. (1977): general precession in longitude 5029.0966" per Julian century.
+* pySPEDAS's cotrans test (GSE -> GSM) and kaipy's transform tests (SM <-> GSM through SpacePy/IRBEM).
 """
 
 from __future__ import annotations
@@ -290,3 +291,13 @@ def test_accessor_dask_lazy_and_equal():
         values = out.compute().values
     ref = _position_dataset().space.transform("Position_GEO", to="SM").values
     np.testing.assert_allclose(values, ref, rtol=1e-14)
+
+
+def test_other_published_vectors():
+    # pySPEDAS cotrans test (IDL SPEDAS port, IGRF-13 dipole): GSE -> GSM on 2019-12-25T21:20:00
+    got = coords.transform([775.0, 10.0, -10.0], np.datetime64(1577308800, "s"), "GSE", "GSM")
+    np.testing.assert_allclose(got, [775.0, 11.70357713, -7.93890939], rtol=0, atol=1e-3)
+    # kaipy transform tests (SpacePy/IRBEM underneath, quoted to 3 decimals): 2009-01-27T00:00
+    t = np.datetime64("2009-01-27T00:00")
+    np.testing.assert_allclose(coords.transform([1.0, 2.0, 3.0], t, "SM", "GSM"), [-0.126, 2.0, 3.159], atol=1e-3)
+    np.testing.assert_allclose(coords.transform([1.0, 2.0, 3.0], t, "GSM", "SM"), [1.997, 2.0, 2.451], atol=1e-3)
