@@ -375,3 +375,21 @@ def test_errors_name_the_argument():
         field.dipole_params(-1.0)
     with pytest.raises(InputError, match="frame"):
         field.igrf_field(t, [1.0, 0.0, 0.0], frame="XYZ")
+
+
+def test_igrf_published_surface_value_geodetic():
+    # pyigrf12's test (the IAGA Fortran igrf12 through f2py): 2012-07-12T12:00, geodetic 65 N, 85 E, 0 km:
+    # north 9218.32, east 2530.49, down 59711.69, total 60472.03 nT. IGRF-12's provisional 2015 model
+    # differs from IGRF-14's definitive DGRF 2015 by a few nT, hence the tolerance on the components;
+    # the total agrees to 1e-4 relative (the issue's criterion).
+    a, flat = 6378.137, 1 / 298.257223563  # WGS84
+    e2 = flat * (2 - flat)
+    lat, lon = np.radians(65.0), np.radians(85.0)
+    nu = a / np.sqrt(1 - e2 * np.sin(lat) ** 2)
+    pos = np.array([nu * np.cos(lat) * np.cos(lon), nu * np.cos(lat) * np.sin(lon), nu * (1 - e2) * np.sin(lat)])
+    b = field.igrf_field(np.datetime64("2012-07-12T12:00"), pos / igrf.EARTH_RADIUS_KM, frame="GEO")
+    up = np.array([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    east = np.array([-np.sin(lon), np.cos(lon), 0.0])
+    north = np.cross(up, east)
+    np.testing.assert_allclose([b @ north, b @ east, -b @ up], [9218.32, 2530.49, 59711.69], atol=4.0)
+    assert np.linalg.norm(b) == pytest.approx(60472.03, rel=1e-4)
