@@ -512,3 +512,15 @@ def test_real_stream_interface_sea(qd, shared_data):
     assert 0 < lag_h[int(np.argmin(med["Dst"].values))] <= 48
     ci = res["velo"].sel(statistic=["ci_low", "ci_high"])
     assert (ci.sel(statistic="ci_low") <= med["velo"]).all() and (med["velo"] <= ci.sel(statistic="ci_high")).all()
+
+
+def test_demo_step_prints_table_and_writes_figures(tmp_path, capsys):
+    from xspace.demo import STEPS, step_sea
+
+    assert step_sea in STEPS
+    step_sea(tmp_path)
+    out = capsys.readouterr().out
+    assert "stream interfaces found" in out and "association peaks at lag +" in out
+    assert len([ln for ln in out.splitlines() if ln.strip().startswith(("-48", "0 ", "48"))]) >= 2
+    for name in ("sea_stream_interfaces.png", "association_kp_dst.png"):
+        assert (tmp_path / name).stat().st_size > 20_000

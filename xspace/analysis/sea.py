@@ -65,9 +65,13 @@ def _duration_ns(value: Any, name: str) -> int:
 
 
 def _fmt_td(ns: int) -> str:
-    import pandas as pd
-
-    return str(pd.Timedelta(ns, unit="ns"))
+    """Compact duration string that pandas parses back: '3D', '2h', '30min', '90s', '1500ms' ..."""
+    ns = int(ns)
+    for unit, size in (("D", 86400 * 10**9), ("h", 3600 * 10**9), ("min", 60 * 10**9), ("s", 10**9),
+                       ("ms", 10**6), ("us", 10**3)):
+        if ns % size == 0:
+            return f"{ns // size}{unit}"
+    return f"{ns}ns"
 
 
 class _Plan:

@@ -58,7 +58,7 @@ def association(result: xr.Dataset, normalize: bool = True, ax=None, *, lag_unit
         scale = asym
     x, unit = lag_axis(result["lag"].values, lag_unit)
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.2))
+        _, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
     if "ci_low" in result and "ci_high" in result:
         level = result.attrs.get("ci_level")
         lab = f"{level:.0%} bootstrap CI" if isinstance(level, float) else "bootstrap CI"

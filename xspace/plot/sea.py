@@ -124,7 +124,8 @@ def sea(result, ax=None, *, lag_unit: str | None = None, show_mean: bool = True,
         if not names:
             raise InputError("sea plot: the Dataset holds no superposed epoch result")
         if ax is None:
-            fig, axes = plt.subplots(len(names), 1, sharex=True, figsize=(7, 2.2 * len(names) + 0.6), squeeze=False)
+            fig, axes = plt.subplots(len(names), 1, sharex=True, figsize=(7, 2.2 * len(names) + 0.6), squeeze=False,
+                                     layout="constrained")
             axes = list(axes[:, 0])
         else:
             axes = list(np.atleast_1d(ax))
@@ -141,7 +142,7 @@ def sea(result, ax=None, *, lag_unit: str | None = None, show_mean: bool = True,
     if not isinstance(result, xr.DataArray):
         raise InputError(f"sea plot: a DataArray or Dataset is expected, got {type(result).__name__}")
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 3.2))
+        _, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
     _panel(result, ax, lag_unit, show_mean, color)
     ax.legend(fontsize="small", loc="best")
     if title:
