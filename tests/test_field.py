@@ -393,3 +393,35 @@ def test_igrf_published_surface_value_geodetic():
     north = np.cross(up, east)
     np.testing.assert_allclose([b @ north, b @ east, -b @ up], [9218.32, 2530.49, 59711.69], atol=4.0)
     assert np.linalg.norm(b) == pytest.approx(60472.03, rel=1e-4)
+
+
+def test_dataarray_inputs_numpy_and_dask():
+    import dask
+    import xarray as xr
+
+    epoch = np.datetime64("2012-12-01") + np.arange(8) * np.timedelta64(600, "s")
+    t = xr.DataArray(epoch, dims="Epoch")
+    rng = np.random.default_rng(4)
+    pos = xr.DataArray(rng.normal(size=(8, 3)) * 4, dims=("Epoch", "xyz"), coords={"Epoch": epoch}, name="Position_GSM")
+    kp = xr.DataArray(np.linspace(0, 7, 8), dims="Epoch")
+    ref = field.total_field("T89", epoch, pos.values, kp=kp.values)
+    eager = field.total_field("T89", t, pos, kp=kp)
+    assert isinstance(eager, xr.DataArray) and eager.dims == ("Epoch", "xyz")
+    assert eager.attrs["UNITS"] == "nT" and eager.attrs["COORDINATE_SYSTEM"] == "GSM"
+    np.testing.assert_allclose(eager.values, ref, rtol=1e-13)
+    calls = {"n": 0}
+
+    def counting_get(dsk, keys, **kwargs):
+        calls["n"] += 1
+        return dask.get(dsk, keys, **kwargs)
+
+    with dask.config.set(scheduler=counting_get):
+        lazy = field.total_field("T89", t, pos.chunk({"Epoch": 3}), kp=kp)
+        assert calls["n"] == 0 and lazy.chunks is not None
+        np.testing.assert_allclose(lazy.compute().values, ref, rtol=1e-13)
+    # a single time against a DataArray of positions, in another frame
+    geo = field.igrf_field(epoch[0], pos.rename("Position_GEO"))
+    np.testing.assert_allclose(geo.values, field.igrf_field(epoch[0], pos.values), rtol=1e-13)
+    assert geo.attrs["COORDINATE_SYSTEM"] == "GEO"
+    with pytest.raises(InputError, match="last dimension"):
+        field.igrf_field(epoch[0], pos.transpose())

@@ -252,6 +252,60 @@ def _evaluate(model, time, position, kp, frame, irbem_compatible):
     return out.reshape(shape + (3,))
 
 
+_DESCRIPTION = {
+    "DIPOLE": "centred dipole (IGRF moment and axis)",
+    "IGRF": "IGRF-14 internal field",
+    "T89": "IGRF-14 + Tsyganenko 1989 field",
+    "T89_EXTERNAL": "Tsyganenko 1989 external field",
+}
+
+
+def _dispatch(model, time, position, kp, frame, irbem_compatible):
+    """numpy inputs -> ndarray; a DataArray ``position`` -> DataArray (lazy if dask-backed)."""
+    import xarray as xr
+
+    if not isinstance(position, xr.DataArray):
+        return _evaluate(model, time, position, kp, frame, irbem_compatible)
+    from . import coords
+
+    frame = coords.normalize_frame(frame)
+    vdim = position.dims[-1] if position.ndim else None
+    if vdim is None or position.sizes[vdim] != 3:
+        raise InputError(
+            f"argument 'position': expected a DataArray whose last dimension has length 3 (x, y, z in R_E), "
+            f"got dims {dict(position.sizes)}"
+        )
+    if position.chunks is not None:
+        position = position.chunk({vdim: -1})
+
+    def _kernel(pos, t, k):
+        return _evaluate(model, t, pos, k, frame, irbem_compatible)
+
+    out = xr.apply_ufunc(
+        _kernel,
+        position,
+        time,
+        kp,
+        input_core_dims=[[vdim], [], []],
+        output_core_dims=[[vdim]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+    )
+    from .._utils import derived_attrs
+
+    name = str(model).upper()
+    out.attrs = derived_attrs(
+        {k: v for k, v in position.attrs.items() if k in ("DEPEND_0", "DISPLAY_TYPE")},
+        units="nT",
+        catdesc=f"{_DESCRIPTION.get(name, name)} at {position.name or 'position'}, {frame} components",
+        fieldnam=f"B {name.lower()}",
+        history=f"xspace.magnetosphere.field: {name} ({'IRBEM epoch' if irbem_compatible else 'exact epoch'})",
+        COORDINATE_SYSTEM=frame,
+    )
+    out.name = f"B_{name.lower()}"
+    return out
+
+
 def dipole_field(time, position, frame: str = "GSM", irbem_compatible: bool = False) -> np.ndarray:
     """Centred dipole field (nT) with the IGRF dipole moment and axis of the epoch.
 
@@ -271,13 +325,16 @@ def dipole_field(time, position, frame: str = "GSM", irbem_compatible: bool = Fa
     >>> b.round(1)                                         # -2 B0 along z (pointing down)
     array([    -0. ,     -0. , -59609.4])
     """
-    return _evaluate("dipole", time, position, None, frame, irbem_compatible)
+    return _dispatch("dipole", time, position, None, frame, irbem_compatible)
 
 
 def igrf_field(time, position, frame: str = "GEO", irbem_compatible: bool = False) -> np.ndarray:
     """IGRF-14 internal field (nT, components in ``frame``) at positions in R_E.
 
-    Spherical harmonic synthesis to degree 13 (Schmidt semi-normalised functions).
+    Spherical harmonic synthesis to degree 13 (Schmidt semi-normalised functions). Like every field
+    function here, a DataArray ``position`` (last dimension x, y, z) gives a DataArray (lazy when
+    dask-backed) with ``UNITS="nT"`` and ``COORDINATE_SYSTEM``; ``time`` and ``kp`` may be DataArrays
+    broadcasting against it.
 
     Examples
     --------
@@ -287,7 +344,7 @@ def igrf_field(time, position, frame: str = "GEO", irbem_compatible: bool = Fals
     >>> np.linalg.norm(b, axis=-1).round(0)          # |B| at (0 N, 0 E) and at the North pole, surface
     array([32063., 56415.])
     """
-    return _evaluate("IGRF", time, position, None, frame, irbem_compatible)
+    return _dispatch("IGRF", time, position, None, frame, irbem_compatible)
 
 
 def t89_field(time, position, kp, frame: str = "GSM", irbem_compatible: bool = False) -> np.ndarray:
@@ -305,7 +362,7 @@ def t89_field(time, position, kp, frame: str = "GSM", irbem_compatible: bool = F
     """
     if kp is None:
         raise FieldModelError("argument 'kp': the T89 model needs Kp (Kp units 0-9, 2+ = 2.3)")
-    return _evaluate("T89_EXTERNAL", time, position, kp, frame, irbem_compatible)
+    return _dispatch("T89_EXTERNAL", time, position, kp, frame, irbem_compatible)
 
 
 def total_field(model: str, time, position, kp=None, frame: str = "GSM", irbem_compatible: bool = False) -> np.ndarray:
@@ -323,4 +380,4 @@ def total_field(model: str, time, position, kp=None, frame: str = "GSM", irbem_c
         raise FieldModelError(f"argument 'model': unknown field model {model!r}; expected one of 'dipole', 'IGRF', 'T89'")
     if name == "T89" and kp is None:
         raise FieldModelError("argument 'kp': the T89 model needs Kp (Kp units 0-9, 2+ = 2.3)")
-    return _evaluate(name, time, position, kp if name == "T89" else None, frame, irbem_compatible)
+    return _dispatch(name, time, position, kp if name == "T89" else None, frame, irbem_compatible)
