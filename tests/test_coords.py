@@ -301,3 +301,27 @@ def test_other_published_vectors():
     t = np.datetime64("2009-01-27T00:00")
     np.testing.assert_allclose(coords.transform([1.0, 2.0, 3.0], t, "SM", "GSM"), [-0.126, 2.0, 3.159], atol=1e-3)
     np.testing.assert_allclose(coords.transform([1.0, 2.0, 3.0], t, "GSM", "SM"), [1.997, 2.0, 2.451], atol=1e-3)
+
+
+def test_round_trip_property_random_times_and_frames():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    ns_1901 = int((np.datetime64("1901-01-01", "ns") - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "ns"))
+    ns_2029 = int((np.datetime64("2029-12-31", "ns") - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "ns"))
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.integers(ns_1901, ns_2029),
+        st.sampled_from(FRAMES),
+        st.sampled_from(FRAMES),
+        st.lists(st.floats(-1e4, 1e4), min_size=3, max_size=3),
+    )
+    def check(ns, a, b, v):
+        t = np.datetime64(ns, "ns")
+        v = np.array(v)
+        out = coords.transform(v, t, a, b)
+        assert np.linalg.norm(out) == pytest.approx(np.linalg.norm(v), rel=1e-13, abs=1e-10)
+        np.testing.assert_allclose(coords.transform(out, t, b, a), v, rtol=0, atol=1e-12 * max(1.0, np.abs(v).max()))
+
+    check()
