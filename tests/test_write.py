@@ -402,3 +402,67 @@ def test_istp_defaults_complete_a_real_file(cdf_dir, tmp_path):
     for key, value in ds.attrs.items():
         assert _same_value(fixed.attrs[key], value), key
     np.testing.assert_array_equal(fixed["BGSEc"].values, ds["BGSEc"].values)
+
+
+def test_fill_collisions_and_precision(tmp_path):
+    t = np.array(["2020-01-01T00:00", "2020-01-01T00:01", "2020-01-01T00:02"], "datetime64[ns]")
+    # a float32 variable with NaN gets the ISTP fill -1e31 stored at REAL4 precision
+    ds = xr.Dataset({"x": ("Epoch", np.array([1.0, np.nan, 3.0], np.float32))}, coords={"Epoch": t})
+    cdf = cdflib.CDF(to_cdf(ds, tmp_path / "a.cdf"))
+    assert cdf.varget("x")[1] == np.float32(-1e31) and cdf.attget("FILLVAL", "x").Data_Type == "CDF_REAL4"
+    # a valid value equal to the fill value would read back as missing: refused
+    ds = xr.Dataset({"c": ("Epoch", np.array([-128, 0, 5], np.int8))}, coords={"Epoch": t})
+    with pytest.raises(InputError, match="'c' has 1 valid value.*equal to its FILLVAL -128"):
+        to_cdf(ds, tmp_path / "b.cdf")
+    ds["c"].attrs["FILLVAL"] = np.int8(127)
+    cdf = cdflib.CDF(to_cdf(ds, tmp_path / "b.cdf"))
+    assert cdf.varget("c").tolist() == [-128, 0, 5] and int(cdf.varattsget("c")["FILLVAL"]) == 127
+    # values too large for the variable's CDF type
+    ds = xr.Dataset({"r": ("Epoch", [1.0, 1e300, 2.0])}, coords={"Epoch": t})
+    ds["r"].encoding["cdf_type"] = 21
+    with pytest.raises(InputError, match="'r' has values too large for CDF_REAL4"):
+        to_cdf(ds, tmp_path / "c.cdf")
+
+
+# ----------------------------------------------------------------------------- property test
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+_DTYPES = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.float32, np.float64]
+
+
+@st.composite
+def _datasets(draw):
+    nrec = draw(st.integers(1, 6))
+    ncomp = draw(st.integers(0, 3))
+    dtype = np.dtype(draw(st.sampled_from(_DTYPES)))
+    shape = (nrec, ncomp) if ncomp else (nrec,)
+    if dtype.kind == "f":
+        elements = st.floats(-1e30, 1e30).map(lambda v, t=dtype.type: t(v)) | st.just(dtype.type("nan"))
+    else:
+        info = np.iinfo(dtype)
+        fill = ISTP_FILLVAL[{"i": {1: 1, 2: 2, 4: 4, 8: 8}, "u": {1: 11, 2: 12, 4: 14}}[dtype.kind][dtype.itemsize]]
+        elements = st.integers(int(info.min), int(info.max)).filter(lambda v: v != fill)
+    data = draw(hnp.arrays(dtype, shape, elements=elements))
+    # nanosecond times between 1972 and 2100 (the leap-second era), strictly increasing
+    ns = draw(st.lists(st.integers(63_072_000 * 10**9, 4_102_444_800 * 10**9), min_size=nrec, max_size=nrec, unique=True))
+    times = np.array(sorted(ns), dtype="datetime64[ns]")
+    dims = ("Epoch", "component") if ncomp else ("Epoch",)
+    return xr.Dataset({"v": (dims, data)}, coords={"Epoch": times})
+
+
+@pytest.mark.skipif(not HAVE_READER, reason="the CDF reader (xspace.io.backend) is not there yet")
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ds=_datasets())
+def test_property_scratch_round_trip(ds, tmp_path):
+    path = to_cdf(ds, tmp_path / "p.cdf", overwrite=True)
+    back = xspace.open_cdf(path).load()
+    np.testing.assert_array_equal(back["Epoch"].values, ds["Epoch"].values)
+    np.testing.assert_array_equal(back["v"].values.astype(np.float64), ds["v"].values.astype(np.float64))
+    assert back["v"].dims == ds["v"].dims  # a dimension without coordinate gets a label variable
+    if "component" in ds.dims:
+        assert back["component"].values.tolist() == [f"component {i}" for i in range(ds.sizes["component"])]
+    raw = cdflib.CDF(path)
+    assert raw.varinq("v").Data_Type == {np.dtype(t): c for t, c in zip(_DTYPES, (1, 2, 4, 8, 11, 12, 14, 21, 22))}[ds["v"].dtype]
+    np.testing.assert_array_equal(raw.varget("Epoch"), _tt2000_reference(ds["Epoch"].values))

@@ -288,34 +288,54 @@ def _raw_data(name: str, var: xr.Variable, cdf_type: int, fill: Any) -> np.ndarr
     if values.dtype.kind not in ("iufbc" if cdf_type == 32 else "iufb"):
         raise InputError(f"to_cdf: variable {name!r} has dtype {values.dtype}, which cannot be written as {tname}")
     raw_dtype = np.dtype(_RAW_DTYPE[cdf_type])
-    if values.dtype.kind == "f":
-        missing = np.isnan(values)
-        if raw_dtype.kind in "iu":
-            if missing.any() and fill is None:
-                raise InputError(
-                    f"to_cdf: variable {name!r} has NaN values but is written as {tname} and has no FILLVAL; "
-                    "set .encoding['FILLVAL'] or write it as a float type"
-                )
-            good = values[~missing]
-            if np.any(good != np.round(good)):
-                raise InputError(f"to_cdf: variable {name!r} has non-integer values; it cannot be written as {tname}")
-            info = np.iinfo(raw_dtype)
-            if good.size and (good.min() < info.min or good.max() > info.max):
-                raise InputError(
-                    f"to_cdf: variable {name!r} has values outside [{info.min}, {info.max}], the range of {tname}"
-                )
-            out = np.where(missing, 0, values).astype(raw_dtype)
-            if missing.any():
-                out[missing] = np.asarray(fill).astype(raw_dtype)
-            return out
-        if fill is not None and missing.any():
-            values = np.where(missing, np.asarray(fill, dtype=np.float64), values)
-        return values.astype(raw_dtype)
+    missing = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, dtype=bool)
+    if missing.any() and fill is None and raw_dtype.kind in "iu":
+        raise InputError(
+            f"to_cdf: variable {name!r} has NaN values but is written as {tname} and has no FILLVAL; "
+            "set .encoding['FILLVAL'] or write it as a float type"
+        )
+    good = values[~missing]
     if raw_dtype.kind in "iu":
+        if good.dtype.kind == "f" and np.any(good != np.round(good)):
+            raise InputError(f"to_cdf: variable {name!r} has non-integer values; it cannot be written as {tname}")
         info = np.iinfo(raw_dtype)
-        if values.size and (values.min() < info.min or values.max() > info.max):
-            raise InputError(f"to_cdf: variable {name!r} has values outside [{info.min}, {info.max}], the range of {tname}")
-    return values.astype(raw_dtype)
+        if good.size and (good.min() < info.min or good.max() > info.max):
+            raise InputError(
+                f"to_cdf: variable {name!r} has values outside [{info.min}, {info.max}], the range of {tname}"
+            )
+    elif raw_dtype.kind == "f" and good.size:
+        with np.errstate(over="ignore"):
+            overflow = np.isinf(good.astype(raw_dtype)) & np.isfinite(good)
+        if overflow.any():
+            raise InputError(f"to_cdf: variable {name!r} has values too large for {tname}")
+    if raw_dtype.kind in "iu" and missing.any():
+        out = np.where(missing, 0, values).astype(raw_dtype)
+    else:
+        out = values.astype(raw_dtype)  # NaN stays NaN in a float variable without FILLVAL
+    if fill is not None:
+        try:
+            with np.errstate(invalid="ignore", over="ignore"):
+                fill_raw = np.asarray(fill).astype(raw_dtype)
+            if raw_dtype.kind in "iu":
+                representable = bool(np.asarray(fill_raw, dtype=np.float64) == np.asarray(fill, dtype=np.float64))
+            else:  # a float fill is stored at the variable's precision (-1e31 as REAL4)
+                representable = bool(np.all(np.isfinite(fill_raw)))
+        except (OverflowError, ValueError, TypeError):
+            representable = False
+        if not representable:
+            if missing.any():
+                raise InputError(
+                    f"to_cdf: variable {name!r} has missing values but its FILLVAL {fill!r} cannot be stored as {tname}"
+                )
+            return out
+        clash = ~missing & (out == fill_raw)
+        if clash.any():
+            raise InputError(
+                f"to_cdf: variable {name!r} has {int(clash.sum())} valid value(s) equal to its FILLVAL {fill!r}, "
+                "which would read back as missing; set another FILLVAL (attrs or .encoding['FILLVAL'])"
+            )
+        out[missing] = fill_raw
+    return out
 
 
 def _records_to_keep(var: xr.Variable, enc: dict) -> int:
@@ -454,6 +474,16 @@ def to_cdf(
     )
     global_defaults = (not from_cdf) if istp_defaults is None else istp_defaults
     time_dims = _time_dims(ds)
+    # a dimension without coordinate cannot be named in a CDF: give it a label variable
+    # (VAR_TYPE metadata, "<dim> <i>"), pointed to by LABL_PTR_i, so its name survives
+    labels = {}
+    for name, var in ds.data_vars.items():
+        wants = ("cdf_type" not in var.encoding) if istp_defaults is None else istp_defaults
+        for i, dim in enumerate(var.dims):
+            if wants and dim not in ds.variables and not (i == 0 and dim in time_dims) and isinstance(dim, str):
+                labels[dim] = (dim, np.array([f"{dim} {k}" for k in range(ds.sizes[dim])]))
+    if labels:
+        ds = ds.assign_coords(labels)
     referenced = set()
     for var in ds.variables.values():
         for key, value in var.attrs.items():
