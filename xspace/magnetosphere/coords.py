@@ -13,6 +13,8 @@ these refinements:
 * J2000: IAU 1976 precession (Lieske et al. 1977) then the nutation above; "MOD" is the mean of date.
 * Dipole axis (GSM, SM, MAG): the IGRF-14 dipole terms g10, g11, h11 of the epoch (see
   :mod:`xspace.magnetosphere.igrf` for the epoch convention).
+* UTC stands in for TT in the slowly varying angles (Sun, nutation, precession): the ~69 s difference
+  moves the Sun by < 0.001 deg.
 
 Examples
 --------
