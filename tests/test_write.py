@@ -266,10 +266,14 @@ def test_bad_values_for_encoded_integer_type(decoded, tmp_path):
     with pytest.raises(InputError, match="'counts' has non-integer"):
         to_cdf(ds, tmp_path / "x.cdf")
     ds = decoded.copy(deep=True)
-    ds["counts"].encoding["cdf_type"] = 1
+    ds["counts"].encoding.update(cdf_type=1, FILLVAL=np.int8(-128))
     ds["counts"][0, 0] = 300.0
     with pytest.raises(InputError, match="'counts' has values outside"):
         to_cdf(ds, tmp_path / "x.cdf")
+    ds["counts"].encoding["FILLVAL"] = np.int32(-2147483648)
+    with pytest.raises(InputError, match="'FILLVAL' of variable 'counts'.*out of the range of CDF_INT1"):
+        to_cdf(ds, tmp_path / "x.cdf")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_arguments(scratch, tmp_path):
@@ -284,7 +288,14 @@ def test_bad_arguments(scratch, tmp_path):
 
 
 def test_accessor_and_top_level(scratch, tmp_path):
+    before = scratch.copy(deep=True)
+    scratch = scratch.assign(no_coord=(("Epoch", "x"), np.zeros((3, 2))))
     p1 = scratch.space.to_cdf(tmp_path / "a.cdf")
+    # the Dataset written is not modified (no attributes or label coordinates added to it)
+    xr.testing.assert_identical(scratch.drop_vars("no_coord"), before)
+    assert "x" not in scratch.coords and "VAR_TYPE" not in scratch["B"].attrs
+    assert list(cdflib.CDF(p1).varget("x")) == ["x 0", "x 1"]
+    assert cdflib.CDF(p1).varattsget("no_coord")["LABL_PTR_1"] == "x"
     p2 = xspace.to_cdf(scratch["B"], tmp_path / "b.cdf")
     assert cdflib.CDF(p1).varget("count").tolist() == [1, 2, 3]
     assert "B" in cdflib.CDF(p2).cdf_info().zVariables

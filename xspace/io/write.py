@@ -353,6 +353,26 @@ def _records_to_keep(var: xr.Variable, enc: dict) -> int:
     return int(real[-1]) + 1 if real.size else 0
 
 
+def _variable_data(name: str, var: xr.Variable, enc: dict, cdf_type: int, fill: Any, record_varying: bool,
+                   trim: bool, majority: str) -> tuple[np.ndarray, int]:
+    """Raw values of one variable as they go into the file, and the CDF number of elements."""
+    var = xr.Variable(var.dims, np.asarray(var.values))  # a loaded copy; the Dataset is not changed
+    if trim:
+        # trailing virtual records (the reader pads a variable to its time base with fill or pad
+        # values) are not written: the file keeps its record count, and reading pads them again
+        keep = _records_to_keep(var, enc)
+        if keep < var.shape[0]:
+            var = var[:keep]
+    raw = _raw_data(name, var, cdf_type, fill)
+    num_elements = 1
+    if cdf_type in CHAR_TYPES:
+        num_elements = max(int(enc.get("cdf_num_elements") or 1), int(raw.dtype.itemsize), 1)
+        raw = raw.astype(f"S{num_elements}")
+    if majority == "column":
+        raw = _column_major(raw, record_varying)
+    return raw, num_elements
+
+
 def _column_major(raw: np.ndarray, record_varying: bool) -> np.ndarray:
     """Reorder each record's values into column-major (Fortran) order."""
     lead = 1 if record_varying else 0
@@ -401,7 +421,7 @@ def to_cdf(
     global attributes and ``Generated_by``/``Generation_date``. Existing attributes are never replaced.
 
     The file is written to a temporary name in the same folder and moved into place when complete.
-    This loads the data, one variable at a time.
+    This loads the data, one variable at a time (dask-backed variables are computed one by one).
 
     Parameters
     ----------
@@ -540,21 +560,8 @@ def to_cdf(
             attrs["FILLVAL"] = fill
         if raw_fill is not None and cdf_type in TIME_TYPES and isinstance(raw_fill, np.datetime64):
             raw_fill = _encode_times(np.asarray([raw_fill]), cdf_type)[0]
-        if record_varying and var.shape[0] and name != var.dims[0] and var.dims[0] in ds.variables:
-            # trailing virtual records (the reader pads a variable to its time base with fill or pad
-            # values) are not written: the file keeps its record count, and reading pads them again
-            keep = _records_to_keep(var, enc)
-            if keep < var.shape[0]:
-                var = var[:keep]
-        raw = _raw_data(name, var, cdf_type, raw_fill)
-        if cdf_type in CHAR_TYPES:
-            width = max(int(raw.dtype.itemsize), 1)
-            num_elements = max(int(enc.get("cdf_num_elements") or 1), width)
-            raw = raw.astype(f"S{num_elements}")
-        else:
-            num_elements = 1
-        if majority == "column":
-            raw = _column_major(raw, record_varying)
+        trim = bool(record_varying and var.shape[0] and name != var.dims[0] and var.dims[0] in ds.variables)
+        job = (name, var, enc, cdf_type, raw_fill, record_varying, trim)
         if compression == "gzip":
             level = int(compression_level)
         elif compression == "none":
@@ -581,7 +588,7 @@ def to_cdf(
         spec = {
             "Variable": name,
             "Data_Type": cdf_type,
-            "Num_Elements": num_elements,
+            "Num_Elements": 1,
             "Rec_Vary": record_varying,
             "Dim_Sizes": dim_sizes,
             "Var_Type": "zVariable",
@@ -593,7 +600,7 @@ def to_cdf(
             varys = [bool(x) for x in (enc.get("cdf_dim_variances") or [True] * len(rdims))]
             if len(varys) == len(rdims) and [n for n, vary in zip(rdims, varys) if vary] == dim_sizes:
                 spec.update(Var_Type="rVariable", Dim_Vary=[-1 if vary else 0 for vary in varys], rdims=rdims)
-        specs.append((spec, entries, raw))
+        specs.append((spec, entries, job))
 
     # rVariables share the file's rDim sizes: keep them only if they agree, else write zVariables
     r_shapes = {tuple(spec["rdims"]) for spec, _, _ in specs if spec["Var_Type"] == "rVariable"}
@@ -644,7 +651,9 @@ def to_cdf(
         try:
             if global_entries:
                 writer.write_globalattrs(global_entries)
-            for spec, entries, raw in specs:
+            for spec, entries, job in specs:
+                # one variable in memory at a time
+                raw, spec["Num_Elements"] = _variable_data(*job, majority=majority)
                 # CHAR data go as bytes: cdflib would str() the elements of an "S" array
                 data = raw.tobytes() if spec["Data_Type"] in CHAR_TYPES else raw
                 writer.write_var(spec, var_attrs=entries or None, var_data=data)
