@@ -276,3 +276,11 @@ def test_finding_and_errors():
     assert str(f) == "warning [missing-attribute] (global): m"
     with pytest.raises(InputError, match="'ds'"):
         check(xr.DataArray([1.0]))
+
+
+def test_depend0_must_be_time():
+    ds = _good()
+    ds = ds.assign_coords(index=("Epoch", [0.0, 1.0, 2.0], dict(ds["energy"].attrs)))
+    ds["flux"].attrs["DEPEND_0"] = "index"
+    got = [(f.variable, f.code) for f in check(ds) if f.code != "missing-attribute"]
+    assert got == [("flux", "depend0-not-time")]

@@ -15,6 +15,7 @@ Finding codes
 ``dangling-pointer``        ``UNIT_PTR``/``FORM_PTR``/``SCAL_PTR`` names no variable
 ``depend-size-mismatch``    the ``DEPEND_i`` variable's size differs from the variable's dimension ``i``
 ``label-size-mismatch``     the number of labels of ``LABL_PTR_i`` differs from dimension ``i``
+``depend0-not-time``        ``DEPEND_0`` names a variable that is not a time variable
 ``non-monotonic-epoch``     a time variable used as ``DEPEND_0`` decreases
 ``duplicate-epoch``         a time variable used as ``DEPEND_0`` repeats a value
 ``fillval-type``            ``FILLVAL``'s data type differs from the variable's (a warning when both
@@ -287,6 +288,10 @@ def check(ds: xr.Dataset) -> list[Finding]:
         dep0 = attrs.get("DEPEND_0")
         if isinstance(dep0, str) and dep0 in ds.variables:
             epochs[dep0] = None
+            if not _is_time(ds[dep0]):
+                findings.append(Finding("error", label, "depend0-not-time",
+                                        f"DEPEND_0 of {label!r} is {dep0!r}, which is not a time variable "
+                                        f"(dtype {ds[dep0].dtype}, no CDF time type)"))
         problem = _fill_type_problem(label, var)
         if problem is not None:
             findings.append(problem)
