@@ -528,3 +528,22 @@ def test_filter_dataset_keeps_attrs(ace_b):
     assert out.B.attrs["UNITS"] == "nT" and "lowpass" in out.B.attrs["history"]
     assert out.B.attrs["LABL_PTR_1"] == "label_BGSE"
     np.testing.assert_allclose(out.B.values, signal.lowpass(ace_b, "6h", order=2).values)
+
+
+def test_interp_numba_path_equals_general_xarray_path():
+    """The numba merge pass (numpy DataArray) and the general path (Dataset / dask) agree."""
+    rng = np.random.default_rng(7)
+    t = T0 + np.cumsum(rng.integers(1, 4, 300)).astype("timedelta64[s]").astype("timedelta64[ns]")
+    t[150:] += np.timedelta64(100, "s")
+    x = rng.uniform(0, 360, (300, 2))
+    x[rng.random((300, 2)) < 0.05] = np.nan
+    da = xr.DataArray(x, dims=("Epoch", "c"), coords={"Epoch": t, "aux": ("Epoch", np.arange(300.0))})
+    tq = np.sort(t[0] + rng.integers(-10, 900, 400).astype("timedelta64[s]").astype("timedelta64[ns]"))
+    tq = np.concatenate([tq, t[::17]])
+    tq.sort()
+    for method in ("linear", "previous", "nearest"):
+        for period in (None, 360.0):
+            fast = signal.interp_like(da, tq, method=method, period=period)
+            general = signal.interp_like(da.to_dataset(name="v"), tq, method=method, period=period)["v"]
+            np.testing.assert_allclose(fast.values, general.values, rtol=1e-12, equal_nan=True)
+            np.testing.assert_allclose(fast.aux.values, general.aux.values, rtol=1e-12, equal_nan=True)

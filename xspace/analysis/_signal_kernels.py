@@ -195,3 +195,69 @@ def window_covariance(data, starts, stops):  # pragma: no cover - compiled
         cov[k, 2, 2] = s22 / c
     return cov, counts
 
+
+
+@njit(cache=True, nogil=True)
+def interp_sorted(src, dst, data, max_gap, method, period):  # pragma: no cover - compiled
+    """Gap-aware interpolation of ``data`` (n, m) from sorted times ``src`` to sorted times ``dst``.
+
+    ``method``: 0 linear, 1 previous, 2 nearest (ties to the earlier sample). A target gets a
+    value when it equals a source time, or lies between two source samples at most ``max_gap``
+    apart; otherwise NaN. ``period`` > 0 interpolates a cyclic quantity along the shorter arc and
+    wraps the result into [0, period). One merge pass over both time arrays.
+    """
+    n = src.shape[0]
+    nq = dst.shape[0]
+    m = data.shape[1]
+    out = np.full((nq, m), np.nan)
+    j = 0
+    half = 0.5 * period
+    for i in range(nq):
+        tq = dst[i]
+        while j + 1 < n and src[j + 1] <= tq:
+            j += 1
+        if n == 0 or src[j] > tq:
+            continue
+        if src[j] == tq:
+            for c in range(m):
+                v = data[j, c]
+                out[i, c] = v % period if period > 0 else v
+            continue
+        if j + 1 >= n:
+            continue
+        span = src[j + 1] - src[j]
+        if span > max_gap:
+            continue
+        w = (tq - src[j]) / span
+        if method == 0:
+            for c in range(m):
+                a = data[j, c]
+                d = data[j + 1, c] - a
+                if period > 0:
+                    d = (d + half) % period - half
+                    out[i, c] = (a + w * d) % period
+                else:
+                    out[i, c] = a + w * d
+        else:
+            k = j + 1 if (method == 2 and w > 0.5) else j
+            for c in range(m):
+                v = data[k, c]
+                out[i, c] = v % period if period > 0 else v
+    return out
+
+
+@njit(cache=True, nogil=True)
+def time_step_range(t):  # pragma: no cover - compiled
+    """(strictly increasing?, smallest step, largest step) of int64 times, in one pass, no temporaries."""
+    n = t.shape[0]
+    if n < 2:
+        return True, 0, 0
+    smin = t[1] - t[0]
+    smax = smin
+    for i in range(1, n):
+        d = t[i] - t[i - 1]
+        if d < smin:
+            smin = d
+        if d > smax:
+            smax = d
+    return smin > 0, smin, smax

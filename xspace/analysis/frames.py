@@ -405,7 +405,9 @@ def _windows(t, window, step):
     stp = win if step is None else int(as_timedelta(step, "step").astype("int64"))
     if win <= 0 or stp <= 0:
         raise InputError(f"arguments 'window'/'step': expected positive durations, got {window!r}, {step!r}")
-    starts_t = t[0] + np.arange(0, max(t[-1] - t[0] - win, 0) + 1, stp, dtype=np.int64)
+    cad = int(np.median(np.diff(t))) if t.size > 1 else 0
+    # every window starting at t0 + k*step that ends no later than one cadence after the last sample
+    starts_t = t[0] + np.arange(0, max(t[-1] + cad - t[0] - win, 0) + 1, stp, dtype=np.int64)
     starts = np.searchsorted(t, starts_t, "left")
     stops = np.searchsorted(t, starts_t + win, "left")
     if t[-1] - t[0] < win:  # one window holding everything
@@ -421,7 +423,7 @@ def _sliding_cov_kernel(x, starts, stops):
     return cov, counts
 
 
-def mva(B, window=None, step=None, component_dim=None):
+def mva(B, window=None, step=None, component_dim=None, rotate: bool = True):
     """Minimum-variance analysis of a vector series (whole interval, or sliding windows).
 
     The magnetic variance matrix ``M_ij = <B_i B_j> - <B_i><B_j>`` (divisor N) of the samples with
@@ -447,7 +449,8 @@ def mva(B, window=None, step=None, component_dim=None):
     Dataset
         ``eigenvalues`` (…, ``mva``), ``eigenvectors`` (…, component, ``mva``), ``count`` and
         ``dropped`` (finite / non-finite rows used / skipped), and ``rotated``: B in the MVA frame
-        (for sliding windows each sample uses the window whose midpoint is nearest).
+        (for sliding windows each sample uses the window whose midpoint is nearest; left out with
+        ``rotate=False``).
 
     Examples
     --------
@@ -513,27 +516,22 @@ def mva(B, window=None, step=None, component_dim=None):
         vec = vec.assign_coords({wdim: mids})
         count = count.assign_coords({wdim: mids})
         dropped = (xr.DataArray(stops - starts, dims=wdim, coords={wdim: mids}) - count)
-        # nearest window midpoint for every sample
-        near = np.clip(np.searchsorted(mids.view("int64"), t, "left"), 0, mids.size - 1)
-        prev = np.clip(near - 1, 0, mids.size - 1)
-        mv = mids.view("int64")
-        near = np.where(np.abs(t - mv[prev]) <= np.abs(mv[near] - t), prev, near)
-        matrix = vec.isel({wdim: xr.DataArray(near, dims=tdim)}).drop_vars(wdim)
-        matrix = matrix.rename({comp: "__in__"}).rename({"mva": "__row__"})
-        matrix = matrix.rename({"__row__": "mva", "__in__": comp}).transpose(..., "mva", comp)
-        rotated = xr.apply_ufunc(_rotate_kernel, matrix, Bv, input_core_dims=[["mva", comp], [comp]],
-                                 output_core_dims=[["mva"]], dask="parallelized", output_dtypes=[np.float64])
-    rotated = rotated.transpose(tdim, ...).assign_coords({tdim: B[tdim]})
-    ds = xr.Dataset(
-        {
-            "eigenvalues": w,
-            "eigenvectors": vec,
-            "count": count,
-            "dropped": dropped,
-            "rotated": rotated,
-        },
-        coords={"mva": MVA_LABELS},
-    )
+        rotated = None
+        if rotate:
+            # nearest window midpoint for every sample
+            near = np.clip(np.searchsorted(mids.view("int64"), t, "left"), 0, mids.size - 1)
+            prev = np.clip(near - 1, 0, mids.size - 1)
+            mv = mids.view("int64")
+            near = np.where(np.abs(t - mv[prev]) <= np.abs(mv[near] - t), prev, near)
+            matrix = vec.isel({wdim: xr.DataArray(near, dims=tdim)}).drop_vars(wdim)
+            matrix = matrix.rename({comp: "__in__"}).rename({"mva": "__row__"})
+            matrix = matrix.rename({"__row__": "mva", "__in__": comp}).transpose(..., "mva", comp)
+            rotated = xr.apply_ufunc(_rotate_kernel, matrix, Bv, input_core_dims=[["mva", comp], [comp]],
+                                     output_core_dims=[["mva"]], dask="parallelized", output_dtypes=[np.float64])
+    ds = xr.Dataset({"eigenvalues": w, "eigenvectors": vec, "count": count, "dropped": dropped},
+                    coords={"mva": MVA_LABELS})
+    if rotate:
+        ds["rotated"] = rotated.transpose(tdim, ...).assign_coords({tdim: B[tdim]})
     units = B.attrs.get("UNITS")
     ds["eigenvalues"].attrs = {"CATDESC": "MVA eigenvalues (variances along max, intermediate, min directions)",
                                "UNITS": f"{units}^2" if units else "", "VAR_TYPE": "data"}
@@ -542,8 +540,9 @@ def mva(B, window=None, step=None, component_dim=None):
     ds["count"].attrs = {"CATDESC": "number of samples with all components finite used", "VAR_TYPE": "support_data"}
     ds["dropped"].attrs = {"CATDESC": "number of samples dropped for non-finite components",
                            "VAR_TYPE": "support_data"}
-    ds["rotated"].attrs = derived_attrs(B.attrs, keep=("DEPEND_0", "SI_conversion", "SI_conv", "DISPLAY_TYPE"),
-                                        catdesc=f"{B.attrs.get('CATDESC', B.name or 'B')} in the MVA frame",
-                                        history=hist, COORDINATE_SYSTEM="MVA")
+    if rotate:
+        ds["rotated"].attrs = derived_attrs(B.attrs, keep=("DEPEND_0", "SI_conversion", "SI_conv", "DISPLAY_TYPE"),
+                                            catdesc=f"{B.attrs.get('CATDESC', B.name or 'B')} in the MVA frame",
+                                            history=hist, COORDINATE_SYSTEM="MVA")
     ds.attrs = {"history": hist, "COORDINATE_SYSTEM_IN": frame}
     return ds

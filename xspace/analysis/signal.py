@@ -95,13 +95,24 @@ def _times_ns(obj, dim) -> np.ndarray:
     t = np.asarray(obj[dim].values)
     if t.dtype.kind != "M":
         raise InputError(f"time dimension {dim!r}: expected datetime64 values, got dtype {t.dtype}")
-    t = t.astype("datetime64[ns]").view("int64")
-    if t.size > 1 and np.any(np.diff(t) <= 0):
+    t = t.astype("datetime64[ns]", copy=False).view("int64")
+    if t.size > 1 and not _step_range(t)[0]:
         raise InputError(
             f"time dimension {dim!r}: times must be strictly increasing (sort and drop duplicates first, "
             "e.g. obj.sortby(dim).drop_duplicates(dim))"
         )
     return t
+
+
+def _step_range(t):
+    """(strictly increasing, min step, max step); numba for long series, numpy for short ones."""
+    if t.size < 4096:
+        d = np.diff(t)
+        return (bool(np.all(d > 0)) if d.size else True), (int(d.min()) if d.size else 0), (int(d.max()) if d.size else 0)
+    from ._signal_kernels import time_step_range
+
+    ok, lo, hi = time_step_range(np.ascontiguousarray(t))
+    return bool(ok), int(lo), int(hi)
 
 
 def _cadence_ns(t: np.ndarray, dim) -> float:
@@ -451,6 +462,11 @@ def interp_like(obj, other, method: str = "linear", max_gap=None, gap_factor: fl
     n = src.size
     if n == 0:
         raise InputError(f"{_name(obj)}: no samples to interpolate from")
+    hist = f"xspace.analysis.signal.interp_like(method={method!r})"
+    new_t = xr.DataArray(target, dims=odim)
+    if (isinstance(obj, xr.DataArray) and not _is_dask(obj.data) and method != "cubic" and _numeric(obj)
+            and (dst.size < 2 or np.all(np.diff(dst) >= 0))):
+        return _interp_fast(obj, dim, odim, src, dst, target, gap, method, period, hist)
     left = np.searchsorted(src, dst, "right") - 1
     exact = (left >= 0) & (src[np.clip(left, 0, n - 1)] == dst)
     inside = (left >= 0) & (left < n - 1)
@@ -460,8 +476,6 @@ def interp_like(obj, other, method: str = "linear", max_gap=None, gap_factor: fl
     valid = exact | (inside & (span <= gap))
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(exact | ~inside, 0.0, (dst - src[leftc]) / np.where(span > 0, span, 1.0))
-    hist = f"xspace.analysis.signal.interp_like(method={method!r})"
-    new_t = xr.DataArray(target, dims=odim)
 
     if isinstance(obj, xr.DataArray):
         name = obj.name
@@ -510,6 +524,38 @@ def interp_like(obj, other, method: str = "linear", max_gap=None, gap_factor: fl
         res.name = name
         return res
     out.attrs = add_history(dict(obj.attrs), hist)
+    return out
+
+
+def _interp_fast(obj, dim, odim, src, dst, target, gap, method, period, hist):
+    """numpy-backed DataArray, sorted targets: one numba merge pass (same results as the general path)."""
+    from ._signal_kernels import interp_sorted
+
+    code = {"linear": 0, "previous": 1, "nearest": 2}[method]
+
+    def run(v, per):
+        axis = v.dims.index(dim)
+        x = np.moveaxis(np.asarray(v.values, dtype=np.float64), axis, 0)
+        shape = x.shape
+        res = interp_sorted(src, dst, np.ascontiguousarray(x.reshape(shape[0], -1)), float(gap), code,
+                            float(per) if per else 0.0)
+        return np.moveaxis(res.reshape((dst.size,) + shape[1:]), 0, axis)
+
+    dims = tuple(odim if d == dim else d for d in obj.dims)
+    coords = {}
+    for k, c in obj.coords.items():
+        if k == dim:
+            continue
+        if dim in c.dims:
+            if _numeric(c):
+                coords[k] = (tuple(odim if d == dim else d for d in c.dims), run(c, None), c.attrs)
+            continue
+        coords[k] = c
+    coords[odim] = target
+    out = xr.DataArray(run(obj, period), dims=dims, coords=coords, name=obj.name)
+    out.attrs = derived_attrs(obj.attrs, keep=KEEP_SAME_DIMS, history=hist)
+    if "DEPEND_0" in out.attrs:
+        out.attrs["DEPEND_0"] = odim
     return out
 
 
@@ -978,29 +1024,51 @@ def _impulse_length(sos, tol=1e-10) -> int:
 def _filter_block(x, sos, zero_phase):
     from scipy.signal import sosfilt, sosfiltfilt
 
-    x = np.array(x, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
-    shape = x.shape
-    x2 = x.reshape(n, -1)
-    bad = ~np.isfinite(x2)
     padlen = 3 * (2 * len(sos) + 1)
-    out = np.full_like(x2, np.nan)
     if zero_phase and n <= padlen:
-        return out.reshape(shape)
-    idx = np.arange(n)
-    cols = []
-    for j in range(x2.shape[1]):
-        good = ~bad[:, j]
-        if not good.any():
-            continue
-        if not good.all():
-            x2[:, j] = np.interp(idx, idx[good], x2[good, j])
-        cols.append(j)
-    if cols:
-        y = sosfiltfilt(sos, x2[:, cols], axis=0) if zero_phase else sosfilt(sos, x2[:, cols], axis=0)
-        out[:, cols] = y
-    out[bad] = np.nan
-    return out.reshape(shape)
+        return np.full(x.shape, np.nan)
+    bad = ~np.isfinite(x)
+    has_bad = bool(bad.any())
+    if has_bad:
+        # bridge NaNs linearly (per column) for the filter; they are put back afterwards
+        shape = x.shape
+        x = x.reshape(n, -1).copy()
+        b2 = bad.reshape(n, -1)
+        idx = np.arange(n)
+        for j in range(x.shape[1]):
+            good = ~b2[:, j]
+            if good.any() and not good.all():
+                x[:, j] = np.interp(idx, idx[good], x[good, j])
+            elif not good.any():
+                x[:, j] = 0.0
+        x = x.reshape(shape)
+    y = sosfiltfilt(sos, x, axis=0) if zero_phase else sosfilt(sos, x, axis=0)
+    if has_bad:
+        y[bad] = np.nan
+    return y
+
+
+def _check_regular_segments(obj, t, gap_factor, rtol):
+    """Median cadence and continuous segments; InputError if a segment is irregularly sampled."""
+    steps = np.diff(t)
+    cad = float(np.median(steps))
+    if not (isinstance(gap_factor, (int, float)) and gap_factor > 1):
+        raise InputError(f"argument 'gap_factor': expected a number > 1, got {gap_factor!r}")
+    is_gap = steps > gap_factor * cad
+    breaks = np.flatnonzero(is_gap) + 1
+    edges = np.concatenate([[0], breaks, [t.size]])
+    segs = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    irregular = (np.abs(steps - cad) > rtol * cad) & ~is_gap
+    if irregular.any():
+        d = steps[~is_gap]
+        raise InputError(
+            f"{_name(obj)}: irregular sampling (time steps from {d.min() / 1e9:g} s to {d.max() / 1e9:g} s "
+            f"around a median cadence of {cad / 1e9:g} s, beyond rtol={rtol}); a digital filter needs a "
+            "regular grid: resample first, e.g. obj.space.bin_mean(cadence)"
+        )
+    return cad, segs
 
 
 def _filter(obj, btype, freqs, order, zero_phase, gap_factor, rtol, hist):
@@ -1010,16 +1078,16 @@ def _filter(obj, btype, freqs, order, zero_phase, gap_factor, rtol, hist):
     if not (isinstance(order, (int, np.integer)) and order >= 1):
         raise InputError(f"argument 'order': expected a positive integer, got {order!r}")
     t = _times_ns(obj, dim)
-    cad = _cadence_ns(t, dim)
-    segs = _segments_from_times(t, _max_gap_ns(t, dim, None, gap_factor))
-    for a, b in segs:
-        d = np.diff(t[a:b])
-        if d.size and np.max(np.abs(d - cad)) > rtol * cad:
-            raise InputError(
-                f"{_name(obj)}: irregular sampling (time steps from {d.min() / 1e9:g} s to {d.max() / 1e9:g} s "
-                f"around a median cadence of {cad / 1e9:g} s, beyond rtol={rtol}); a digital filter needs a "
-                "regular grid: resample first, e.g. obj.space.bin_mean(cadence)"
-            )
+    if t.size < 2:
+        raise InputError(f"time dimension {dim!r}: at least 2 samples are needed to know the cadence")
+    if not (isinstance(gap_factor, (int, float)) and gap_factor > 1):
+        raise InputError(f"argument 'gap_factor': expected a number > 1, got {gap_factor!r}")
+    _, smin, smax = _step_range(t)
+    if smin == smax:  # exactly regular: one segment, nothing more to check
+        cad = float(smin)
+        segs = [(0, int(t.size))]
+    else:
+        cad, segs = _check_regular_segments(obj, t, gap_factor, rtol)
     fs = 1e9 / cad
     nyq = fs / 2
     for name, f in freqs.items():
@@ -1039,9 +1107,12 @@ def _filter(obj, btype, freqs, order, zero_phase, gap_factor, rtol, hist):
         data = v.data
         if not _is_dask(data):
             x = np.moveaxis(np.asarray(data, dtype=np.float64), axis, 0)
-            out = np.empty_like(x)
-            for a, b in segs:
-                out[a:b] = _filter_block(x[a:b], sos, zero_phase)
+            if len(segs) == 1:
+                out = _filter_block(x, sos, zero_phase)
+            else:
+                out = np.empty_like(x)
+                for a, b in segs:
+                    out[a:b] = _filter_block(x[a:b], sos, zero_phase)
             out = np.moveaxis(out, 0, axis)
         else:
             import dask.array as dsa
