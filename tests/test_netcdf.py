@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import h5py
 import netCDF4
@@ -12,6 +11,7 @@ import pytest
 import xarray as xr
 
 import xspace
+from conftest import CDF_DIR
 from xspace.errors import FileFormatError, InputError
 from xspace.io.netcdf import JSON_PREFIX, decode_attribute, encode_attribute, open_netcdf, to_netcdf
 
@@ -266,7 +266,7 @@ def _assert_strictly_same(a: xr.Dataset, b: xr.Dataset, encodings: tuple = ()):
         assert _same_value(a.attrs[key], b.attrs[key]), key
 
 
-CDF_FILES = sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "cdf").glob("*.cdf"))
+CDF_FILES = sorted(CDF_DIR.glob("*.cdf"))  # parametrisation needs the paths at import
 CDF_ENCODINGS = ("cdf_type", "cdf_num_elements", "FILLVAL", "dtype", "record_varying", "compression",
                  "cdf_attribute_types", "cdf_dims", "cdf_dim_variances", "cdf_zvariable")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import cdflib
 import numpy as np
@@ -12,11 +11,12 @@ import pytest
 import xarray as xr
 
 import xspace
+from conftest import CDF_DIR
 from xspace.errors import InputError, ISTPError
 from xspace.io.write import ISTP_FILLVAL, REQUIRED_GLOBAL_ATTRIBUTES, to_cdf
 
 HAVE_READER = importlib.util.find_spec("xspace.io.backend") is not None
-CDF_FILES = sorted((Path(__file__).resolve().parents[2] / "shared" / "data" / "cdf").glob("*.cdf"))
+CDF_FILES = sorted(CDF_DIR.glob("*.cdf"))  # parametrisation needs the paths at import
 
 T3 = np.array(["2016-12-31T23:59:59.5", "2017-01-01T00:00:00.000000001", "2020-02-29T12:34:56.789"], "datetime64[ns]")
 
