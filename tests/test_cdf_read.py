@@ -334,3 +334,30 @@ def test_dask_distributed_workers_read_the_file():
     assert __import__("os").getpid() not in pids
     expected = np.nansum(xspace.open_cdf(path)["FPDU"].values.astype(np.float64))
     np.testing.assert_allclose(float(total), expected, rtol=1e-5)
+
+
+def test_non_record_varying_2d_depend(tmp_path):
+    """PSP EPI-Lo style: DEPEND_2 is a non-record-varying 2-D table (look direction x energy)."""
+    from cdflib.cdfwrite import CDF as Writer
+
+    path = tmp_path / "epilo_like.cdf"
+    w = Writer(str(path), cdf_spec={"rDim_sizes": []})
+    tt = cdflib.cdfepoch.compute_tt2000([[2020, 1, 1, 0, m, 0, 0, 0, 0] for m in range(5)])
+    w.write_var({"Variable": "Epoch", "Data_Type": 33, "Num_Elements": 1, "Rec_Vary": True, "Dim_Sizes": []},
+                var_attrs={"VAR_TYPE": "support_data"}, var_data=np.asarray(tt))
+    w.write_var({"Variable": "Look", "Data_Type": 4, "Num_Elements": 1, "Rec_Vary": False, "Dim_Sizes": [8]},
+                var_attrs={"VAR_TYPE": "support_data"}, var_data=np.arange(8, dtype=np.int32))
+    table = (np.arange(8)[:, None] * 100 + np.arange(80)[None, :]).astype(np.float32)
+    w.write_var({"Variable": "Energy", "Data_Type": 21, "Num_Elements": 1, "Rec_Vary": False, "Dim_Sizes": [8, 80]},
+                var_attrs={"VAR_TYPE": "support_data", "DEPEND_1": "Look"}, var_data=table)
+    flux = np.random.default_rng(1).random((5, 8, 80)).astype(np.float32)
+    w.write_var({"Variable": "Flux", "Data_Type": 21, "Num_Elements": 1, "Rec_Vary": True, "Dim_Sizes": [8, 80]},
+                var_attrs={"VAR_TYPE": "data", "DEPEND_0": "Epoch", "DEPEND_1": "Look", "DEPEND_2": "Energy"},
+                var_data=flux)
+    w.close()
+    ds = xspace.open_cdf(path)
+    assert ds["Flux"].dims == ("Epoch", "Look", "Energy_dim2")
+    assert ds["Energy"].dims == ("Look", "Energy_dim2")  # aligned with the data variable, no index
+    assert "Energy" in ds["Flux"].coords
+    np.testing.assert_array_equal(ds["Energy"].values, table)
+    np.testing.assert_array_equal(ds["Flux"].values, flux)
