@@ -217,6 +217,11 @@ def test_bin_mean_dataset_counts_and_time_dependent_coords(hope_energy):
     _, energy, _ = reference_bins(t, hope_energy.HOPE_ENERGY_Ion.values, cad, "mean")
     np.testing.assert_allclose(out.HOPE_ENERGY_Ion.values, energy, rtol=1e-12)
     assert out.HOPE_ENERGY_Ion.dims == ("Epoch_Ion", "energy_bin")
+    # the same on the DataArray: the time-dependent coordinate is averaged too
+    da_out = hope_energy.space.bin_mean("5min")
+    np.testing.assert_allclose(da_out.values, vals, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(da_out.HOPE_ENERGY_Ion.values, energy, rtol=1e-12)
+    np.testing.assert_array_equal(da_out["count"].values, counts)
 
 
 def test_bin_median_kernel_matches_numpy_reference():

@@ -336,7 +336,7 @@ def _bin(obj, cadence, origin, how):
         time_coords = {}
         for k, c in obj.coords.items():
             if dim in c.dims and k != dim and _numeric(c):
-                time_coords[k] = do(c.variable.to_base_variable().pipe(lambda x: xr.DataArray(x)))[0]
+                time_coords[k] = do(xr.DataArray(c.variable.to_base_variable()))[0]
         val = val.assign_coords({dim: centres()})
         cnt = cnt.assign_coords({dim: centres()})
         for k, c in time_coords.items():
