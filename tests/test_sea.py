@@ -524,3 +524,16 @@ def test_demo_step_prints_table_and_writes_figures(tmp_path, capsys):
     assert len([ln for ln in out.splitlines() if ln.strip().startswith(("-48", "0 ", "48"))]) >= 2
     for name in ("sea_stream_interfaces.png", "association_kp_dst.png"):
         assert (tmp_path / name).stat().st_size > 20_000
+
+
+def test_order_statistics_kernel_small_and_tied_samples():
+    from xspace.analysis._sea_kernels import order_stats
+
+    rng = np.random.default_rng(8)
+    out = np.empty(3)
+    for m in list(range(1, 40)) + [100, 257, 1000]:
+        for values in (rng.normal(size=m), rng.integers(0, 4, m).astype(float), np.full(m, 2.5)):
+            a = values.copy()
+            order_stats(a, m, out)
+            np.testing.assert_allclose(out, np.percentile(values, [25, 50, 75]), rtol=1e-14, err_msg=str(m))
+            assert out[1] == np.median(values)

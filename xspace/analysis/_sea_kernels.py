@@ -50,8 +50,13 @@ def match_indices(times, epochs, n_side, step, tolerance):  # pragma: no cover -
             j = i
         anchor = times[j]
         i = j
-        for k in range(n_side, nl):  # forward walk: times[i] <= target < times[i + 1]
+        out[e, n_side] = j
+        for k in range(n_side + 1, nl):  # forward walk: times[i] <= target < times[i + 1]
             target = anchor + (k - n_side) * step
+            if i + 1 < n and times[i + 1] == target:  # regular data: the next sample, exactly
+                i += 1
+                out[e, k] = i
+                continue
             while i + 1 < n and times[i + 1] <= target:
                 i += 1
             best = i
@@ -62,6 +67,10 @@ def match_indices(times, epochs, n_side, step, tolerance):  # pragma: no cover -
         i = j
         for k in range(n_side - 1, -1, -1):  # backward walk: times[i - 1] < target <= times[i]
             target = anchor + (k - n_side) * step
+            if i - 1 >= 0 and times[i - 1] == target:
+                i -= 1
+                out[e, k] = i
+                continue
             while i - 1 >= 0 and times[i - 1] >= target:
                 i -= 1
             best = i
@@ -74,36 +83,43 @@ def match_indices(times, epochs, n_side, step, tolerance):  # pragma: no cover -
 
 @njit(cache=True, nogil=True)
 def _select(a, lo, hi, k):  # pragma: no cover - compiled
-    """Quickselect: reorder ``a[lo:hi]`` so that ``a[k]`` is its (k-lo)-th smallest value."""
-    hi -= 1
-    while hi > lo:
-        # median of three pivot
+    """Quickselect: reorder ``a[lo:hi]`` so that ``a[k]`` is its (k-lo)-th smallest value.
+
+    Branch-free Lomuto partitions (random data makes partition branches unpredictable) into
+    ``< pivot``, ``== pivot`` and ``> pivot``, so many equal values (Kp, counts) cost no extra passes.
+    """
+    while hi - lo > 16:
         mid = (lo + hi) // 2
-        x, y, z = a[lo], a[mid], a[hi]
+        x, y, z = a[lo], a[mid], a[hi - 1]
         if x < y:
             pivot = y if y < z else (z if x < z else x)
         else:
             pivot = x if x < z else (z if y < z else y)
-        i = lo
-        j = hi
-        while i <= j:
-            while a[i] < pivot:
-                i += 1
-            while a[j] > pivot:
-                j -= 1
-            if i <= j:
-                t = a[i]
-                a[i] = a[j]
-                a[j] = t
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
+        s = lo
+        for i in range(lo, hi):
+            v = a[i]
+            a[i] = a[s]
+            a[s] = v
+            s += 1 if v < pivot else 0
+        if k < s:
+            hi = s
+            continue
+        s2 = s
+        for i in range(s, hi):  # everything here is >= pivot: gather the values equal to it
+            v = a[i]
+            a[i] = a[s2]
+            a[s2] = v
+            s2 += 1 if v <= pivot else 0
+        if k < s2:
             return
-    return
+        lo = s2
+    for i in range(lo + 1, hi):  # small range: insertion sort
+        v = a[i]
+        j = i - 1
+        while j >= lo and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
 
 
 @njit(cache=True, nogil=True)
@@ -128,26 +144,47 @@ def _lerp(a, b, t):  # pragma: no cover - compiled
 def order_stats(a, m, out):  # pragma: no cover - compiled
     """q25, median, q75 of ``a[:m]`` (numpy 'linear' percentiles; median as ``numpy.median``).
 
-    Reorders ``a[:m]``; writes ``out[0:3]``. ``m >= 1``.
+    Median first on the whole sample, then each quartile within its half. Reorders ``a[:m]``; writes
+    ``out[0:3]``. ``m >= 1``.
     """
-    qs = (0.25, 0.5, 0.75)
-    done = -1  # a[:done + 1] holds the done+1 smallest values in order at index done
-    for q in range(3):
-        pos = qs[q] * (m - 1)
-        k = int(np.floor(pos))
-        g = pos - k
-        if k > done:
-            _select(a, done + 1, m, k)
-            done = k
-        lo = a[k]
-        if g > 0.0:
-            hi = _min_from(a, k + 1, m)
-            if q == 1:
-                out[q] = (lo + hi) * 0.5
-            else:
-                out[q] = _lerp(lo, hi, g)
-        else:
-            out[q] = lo
+    pos = 0.5 * (m - 1)
+    k50 = int(np.floor(pos))
+    _select(a, 0, m, k50)
+    v50 = a[k50]
+    out[1] = (v50 + _min_from(a, k50 + 1, m)) * 0.5 if pos > k50 else v50
+    # lower quartile: among a[:k50], the k50 smallest values
+    pos = 0.25 * (m - 1)
+    k = int(np.floor(pos))
+    if k < k50:
+        _select(a, 0, k50, k)
+    lo = a[k]
+    if pos > k:
+        if k + 1 < k50:
+            hi = _min_from(a, k + 1, k50)
+        elif k + 1 == k50:
+            hi = v50
+        else:  # k == k50 (m == 2)
+            hi = _min_from(a, k50 + 1, m)
+        out[0] = _lerp(lo, hi, pos - k)
+    else:
+        out[0] = lo
+    # upper quartile: among a[k50 + 1:]
+    pos = 0.75 * (m - 1)
+    k = int(np.floor(pos))
+    if k > k50:
+        _select(a, k50 + 1, m, k)
+    lo = a[k]
+    out[2] = _lerp(lo, _min_from(a, k + 1, m), pos - k) if pos > k else lo
+
+
+@njit(cache=True, nogil=True)
+def _median(a, m):  # pragma: no cover - compiled
+    """numpy.median of ``a[:m]`` by selection (reorders ``a[:m]``), ``m >= 1``."""
+    k = (m - 1) // 2
+    _select(a, 0, m, k)
+    if m % 2 == 1:
+        return a[k]
+    return (a[k] + _min_from(a, k + 1, m)) * 0.5
 
 
 @njit(cache=True, nogil=True)
@@ -274,18 +311,18 @@ def sea2d_stats(y, ybin, idx, n_bins):  # pragma: no cover - compiled
     n_time, n_row = y.shape
     n_ep, n_lag = idx.shape
     fixed = ybin.shape[0] == 1
+    idx = np.ascontiguousarray(idx.T)  # (lag, epoch): the epochs of a lag are contiguous
     out = np.full((3, n_lag, n_bins), np.nan)
     buf = np.empty(n_ep * n_row)
     counts = np.zeros(n_bins, np.int64)
     offsets = np.zeros(n_bins + 1, np.int64)
     fill = np.zeros(n_bins, np.int64)
     sums = np.zeros(n_bins)
-    stats = np.empty(3)
     for k in range(n_lag):
         counts[:] = 0
         sums[:] = 0.0
         for e in range(n_ep):
-            j = idx[e, k]
+            j = idx[k, e]
             if j < 0:
                 continue
             jb = 0 if fixed else j
@@ -299,7 +336,7 @@ def sea2d_stats(y, ybin, idx, n_bins):  # pragma: no cover - compiled
             offsets[b + 1] = offsets[b] + counts[b]
             fill[b] = offsets[b]
         for e in range(n_ep):
-            j = idx[e, k]
+            j = idx[k, e]
             if j < 0:
                 continue
             jb = 0 if fixed else j
@@ -315,9 +352,7 @@ def sea2d_stats(y, ybin, idx, n_bins):  # pragma: no cover - compiled
             if m == 0:
                 continue
             out[0, k, b] = sums[b] / m
-            seg = buf[offsets[b]:offsets[b + 1]]
-            order_stats(seg, m, stats)
-            out[1, k, b] = stats[1]
+            out[1, k, b] = _median(buf[offsets[b]:offsets[b + 1]], m)
     return out
 
 
