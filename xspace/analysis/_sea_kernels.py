@@ -384,9 +384,11 @@ def assoc_counts(t1, t2, lags, window, max_count):  # pragma: no cover - compile
             while hi < n2 and t2[hi] <= stop:
                 hi += 1
             c = hi - lo
-            tot += c
-            hist[k, c] += 1
+            if c > 0:  # most events have no partner: hist[k, 0] is filled in at the end
+                tot += c
+                hist[k, c] += 1
         totals[k] = tot
+        hist[k, 0] = n1 - hist[k, 1:].sum()
     return totals, hist
 
 
