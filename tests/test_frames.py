@@ -312,3 +312,14 @@ def test_window_covariance_kernel_against_numpy():
             np.testing.assert_allclose(cov[k], np.cov(rows.T, bias=True), rtol=1e-12, atol=1e-14)
         else:
             assert np.isnan(cov[k]).all()
+
+
+def test_field_aligned_matrix_rgeo_dask_lazy(hope_position):
+    n = hope_position.sizes["Epoch_Ion"]
+    B = xr.DataArray(np.tile([20.0, -5.0, -100.0], (n, 1)), dims=("Epoch_Ion", "xyz"),
+                     coords={"Epoch_Ion": hope_position.Epoch_Ion})
+    ref = frames.field_aligned_matrix(B, reference="mphigeo", position=hope_position)
+    out = lazy(lambda: frames.field_aligned_matrix(B.chunk({"Epoch_Ion": 30}), reference="mphigeo",
+                                                   position=hope_position.chunk({"Epoch_Ion": 30})))
+    assert isinstance(out.data, dsa.Array)
+    np.testing.assert_allclose(out.values, ref.values, atol=1e-12)

@@ -552,3 +552,33 @@ def test_interp_numba_path_equals_general_xarray_path():
             general = signal.interp_like(da.to_dataset(name="v"), tq, method=method, period=period)["v"]
             np.testing.assert_allclose(fast.values, general.values, rtol=1e-12, equal_nan=True)
             np.testing.assert_allclose(fast.aux.values, general.aux.values, rtol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "name, func",
+    [
+        ("dot", lambda b: signal.dot(b, b.roll(Epoch=1, roll_coords=False))),
+        ("angle_between", lambda b: signal.angle_between(b, b.roll(Epoch=2, roll_coords=False))),
+        ("normalize", signal.normalize),
+        ("power", lambda b: signal.power(b, 3)),
+        ("apply", lambda b: signal.apply(b, np.square)),
+        ("bandstop", lambda b: signal.bandstop(b, "8h", "3h", order=2)),
+        ("bin_median", lambda b: signal.bin_median(b, "4h")),
+        ("bin_mean_dataset", lambda b: signal.bin_mean(b.to_dataset(name="B"), "4h")),
+        ("interp_nearest", lambda b: signal.interp_like(b, b.Epoch.values[:-1] + np.timedelta64(20, "m"),
+                                                        method="nearest")),
+        ("interp_previous_dataset", lambda b: signal.interp_like(b.to_dataset(name="B"),
+                                                                 b.Epoch.values[:-1] + np.timedelta64(20, "m"),
+                                                                 method="previous")),
+    ],
+)
+def test_every_function_numpy_and_dask(ace_b, name, func):
+    ref = func(ace_b)
+    out = lazy(lambda: func(ace_b.chunk({"Epoch": 7})))
+    assert is_dask(out), f"{name}: the dask input was loaded"
+    if isinstance(ref, xr.Dataset):
+        for k in ref.data_vars:
+            np.testing.assert_allclose(out[k].values, ref[k].values, rtol=1e-10, equal_nan=True)
+    else:
+        np.testing.assert_allclose(out.values, ref.values, rtol=1e-10, equal_nan=True)
+        assert out.attrs == ref.attrs

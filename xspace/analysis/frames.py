@@ -100,8 +100,13 @@ def _fac_inputs(B, reference, position, background, component_dim):
             x, y = pos.isel({comp: 0}), pos.isel({comp: 1})
             pos = xr.concat([-y, x, xr.zeros_like(x)], dim=comp).transpose(*pos.dims)
         r = -pos if ref.startswith("m") else pos
-    bg = bg.transpose(..., comp)
-    return bg, r, comp, tdim, reference_is_y
+    bg = _one_chunk(bg.transpose(..., comp), comp)
+    return bg, _one_chunk(r, comp), comp, tdim, reference_is_y
+
+
+def _one_chunk(x, dim):
+    """A dask-backed array gets a single chunk along the (size 3) core dimension ``dim``."""
+    return x.chunk({dim: -1}) if _is_dask(x.data) else x
 
 
 def _fac_rotate_kernel(background, reference, vectors, reference_is_y):
@@ -301,8 +306,8 @@ def rotate(v, matrix, component_dim=None, max_gap=None, gap_factor: float = DEFA
         else:
             m = _slerp_onto(m.rename({mtdim: "__mt__"}), "__mt__", mt, vt, tdim, row_out, comp,
                             _max_gap_ns(mt, mtdim, max_gap, gap_factor) if mt.size > 1 else 0.0)
-    m = m.transpose(..., row_out, comp)
-    out = xr.apply_ufunc(_rotate_kernel, m, vv.transpose(..., comp), input_core_dims=[[row_out, comp], [comp]],
+    m = _one_chunk(_one_chunk(m.transpose(..., row_out, comp), row_out), comp)
+    out = xr.apply_ufunc(_rotate_kernel, m, _one_chunk(vv.transpose(..., comp), comp), input_core_dims=[[row_out, comp], [comp]],
                          output_core_dims=[[row_out]], dask="parallelized", output_dtypes=[np.float64])
     if row_out != row:
         out = out.rename({row_out: row})
@@ -358,7 +363,8 @@ def to_field_aligned(v, reference: str = "xgse", position=None, background=None,
     (array([[1., 2., 3.]]), ['perp1', 'perp2', 'parallel'], 'FAC(xgse)')
     """
     bg, r, comp, tdim, reference_is_y = _fac_inputs(v, reference, position, background, component_dim)
-    vv = v.drop_vars([k for k in v.coords if comp in v.coords[k].dims], errors="ignore").transpose(..., comp)
+    vv = _one_chunk(v.drop_vars([k for k in v.coords if comp in v.coords[k].dims], errors="ignore")
+                    .transpose(..., comp), comp)
     bg = bg.drop_vars([k for k in bg.coords if k != tdim], errors="ignore")
     if tdim in bg.coords:
         bg = bg.drop_vars(tdim)
@@ -468,7 +474,7 @@ def mva(B, window=None, step=None, component_dim=None, rotate: bool = True):
     comp = _component_dim(B, component_dim, "B")
     tdim = time_dim(B, name="argument 'B'")
     Bv = B.drop_vars([k for k in B.coords if comp in B.coords[k].dims], errors="ignore").transpose(..., comp)
-    Bv = Bv.astype(np.float64)
+    Bv = _one_chunk(Bv.astype(np.float64), comp)
     hist = f"xspace.analysis.frames.mva(window={window!r}, step={step!r})"
     frame = B.attrs.get("COORDINATE_SYSTEM", "input")
     if window is None and not _is_dask(Bv.data) and Bv.ndim == 2:

@@ -863,6 +863,8 @@ def cross(a, b, component_dim=None):
     def k(u, v):
         return np.cross(u, v, axis=-1)
 
+    a2 = a2.chunk({c: -1}) if _is_dask(a2.data) else a2
+    b2 = b2.chunk({c: -1}) if _is_dask(b2.data) else b2
     out = xr.apply_ufunc(k, a2, b2, input_core_dims=[[c], [c]], output_core_dims=[[c]], dask="parallelized",
                          output_dtypes=[np.result_type(a.dtype, b.dtype, np.float64)])
     out = out.transpose(*[d for d in a.dims if d in out.dims] + [d for d in out.dims if d not in a.dims])
