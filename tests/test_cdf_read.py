@@ -148,9 +148,9 @@ def test_geotail_rvariables_dimension_variance():
 def test_de2_per_variable_gzip():
     ds = xspace.open_cdf(CDF_DIR / "de2_ion2s_rpa_19830213_v01.cdf")
     assert ds.sizes["Epoch"] == 2716
-    compressed = {n: v.encoding["compression"] for n, v in ds.variables.items() if v.encoding["compression"]}
+    compressed = {n: v.encoding["cdf_compression"] for n, v in ds.variables.items() if v.encoding["cdf_compression"]}
     assert compressed and set(compressed.values()) == {"gzip"}
-    assert {ds[n].encoding["compression_level"] for n in compressed} == {9}
+    assert {ds[n].encoding["cdf_compression_level"] for n in compressed} == {9}
 
 
 def test_whole_file_compression_and_epoch16():
@@ -200,7 +200,7 @@ def test_psp_two_time_bases_tt2000():
     assert ds.sizes["epoch_mag_RTN_1min"] == 118 and ds.sizes["epoch_quality_flags"] == 1440
     b = ds["psp_fld_l2_mag_RTN_1min"]
     assert b.dims == ("epoch_mag_RTN_1min", "component_index_RTN")
-    assert b.encoding["compression"] == "gzip"
+    assert b.encoding["cdf_compression"] == "gzip"
     assert ds["epoch_mag_RTN_1min"].encoding["cdf_type"] == _cdf.CDF_TIME_TT2000
 
 

@@ -211,7 +211,7 @@ def test_fillval_type_from_raw_attrs():
     # decoded: values promoted to float, the raw dtype is in the encoding
     ds = _good().assign(count=("Epoch", np.array([1.0, np.nan, 3.0]), dict(ds["count"].attrs)))
     ds["count"].attrs.pop("FILLVAL")
-    ds["count"].encoding.update(FILLVAL=np.int16(-32768), dtype=np.dtype("int16"))
+    ds["count"].encoding.update(FILLVAL=np.int16(-32768), cdf_dtype=np.dtype("int16"))
     assert check(ds) == []
 
 

@@ -93,7 +93,7 @@ def test_open_errors(tmp_path):
         [1, "two", 3.0],
         np.array([1.5], dtype=np.float32),
         np.array(["x", "yy"]),
-        {"FILLVAL": np.int16(-32768), "dtype": np.dtype(">i2"), "cdf_dims": (3, 2)},
+        {"FILLVAL": np.int16(-32768), "cdf_dtype": np.dtype(">i2"), "cdf_dims": (3, 2)},
         b"raw",
         JSON_PREFIX + "looks encoded",
         np.timedelta64(5, "s"),
@@ -110,7 +110,7 @@ def test_attribute_codec_roundtrip(value):
     elif isinstance(value, np.datetime64) and np.isnat(value):
         assert np.isnat(back)
     elif isinstance(value, dict):
-        assert back == value and back["dtype"] == np.dtype(">i2") and type(back["FILLVAL"]) is np.int16
+        assert back == value and back["cdf_dtype"] == np.dtype(">i2") and type(back["FILLVAL"]) is np.int16
     else:
         assert back == value
 
@@ -155,11 +155,11 @@ def _istp_dataset():
         attrs={"Project": "ISTP", "TEXT": ["first", "second"], "Data_version": "3", "empty_list": [], "n": 7},
     )
     ds["BGSEc"].encoding.update(
-        {"cdf_type": 21, "FILLVAL": np.float32(-1e31), "dtype": np.dtype("float32"), "compression": "gzip",
-         "compression_level": 6, "record_varying": True, "cdf_attribute_types": {"VALIDMIN": 21}}
+        {"cdf_type": 21, "FILLVAL": np.float32(-1e31), "cdf_dtype": np.dtype("float32"), "cdf_compression": "gzip",
+         "cdf_compression_level": 6, "record_varying": True, "cdf_attribute_types": {"VALIDMIN": 21}}
     )
-    ds["Q"].encoding.update({"cdf_type": 2, "FILLVAL": np.int16(-32768), "dtype": np.dtype(">i2")})
-    ds["Epoch"].encoding.update({"cdf_type": 33, "FILLVAL": np.int64(-9223372036854775808), "dtype": np.dtype("int64")})
+    ds["Q"].encoding.update({"cdf_type": 2, "FILLVAL": np.int16(-32768), "cdf_dtype": np.dtype(">i2")})
+    ds["Epoch"].encoding.update({"cdf_type": 33, "FILLVAL": np.int64(-9223372036854775808), "cdf_dtype": np.dtype("int64")})
     ds["label_BGSE"].encoding.update({"cdf_type": 51, "cdf_num_elements": 6})
     ds.encoding.update({"cdf_version": "3.8.0", "cdf_majority": "row", "cdf_global_attribute_types": {"n": [4]}})
     return ds
@@ -179,9 +179,9 @@ def test_roundtrip_restores_dataset_and_encoding(tmp_path):
     # CDF encodings restored with their types
     enc = back["Q"].encoding
     assert enc["cdf_type"] == 2 and type(enc["FILLVAL"]) is np.int16 and enc["FILLVAL"] == -32768
-    assert enc["dtype"] == np.dtype(">i2")
+    assert enc["cdf_dtype"] == np.dtype(">i2")
     assert back["BGSEc"].encoding["cdf_attribute_types"] == {"VALIDMIN": 21}
-    assert back["BGSEc"].encoding["compression"] == "gzip"
+    assert back["BGSEc"].encoding["cdf_compression"] == "gzip"
     assert back["label_BGSE"].encoding["cdf_num_elements"] == 6
     assert back.encoding["cdf_majority"] == "row" and back.encoding["cdf_global_attribute_types"] == {"n": [4]}
     # zero-size variables keep their shape and dtype
@@ -267,7 +267,7 @@ def _assert_strictly_same(a: xr.Dataset, b: xr.Dataset, encodings: tuple = ()):
 
 
 CDF_FILES = sorted(CDF_DIR.glob("*.cdf"))  # parametrisation needs the paths at import
-CDF_ENCODINGS = ("cdf_type", "cdf_num_elements", "FILLVAL", "dtype", "record_varying", "compression",
+CDF_ENCODINGS = ("cdf_type", "cdf_num_elements", "FILLVAL", "cdf_dtype", "record_varying", "cdf_compression",
                  "cdf_attribute_types", "cdf_dims", "cdf_dim_variances", "cdf_zvariable")
 
 

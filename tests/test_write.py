@@ -137,8 +137,8 @@ def decoded():
         SCALEMIN=np.int32(0),
     )
     ds["counts"].encoding.update(
-        cdf_type=4, FILLVAL=np.int32(-2147483648), dtype=np.dtype("int32"), record_varying=True,
-        compression="gzip", compression_level=9, cdf_attribute_types={"VALIDMIN": 4, "VALIDMAX": 21, "SCALEMIN": 1},
+        cdf_type=4, FILLVAL=np.int32(-2147483648), cdf_dtype=np.dtype("int32"), record_varying=True,
+        cdf_compression="gzip", cdf_compression_level=9, cdf_attribute_types={"VALIDMIN": 4, "VALIDMAX": 21, "SCALEMIN": 1},
     )
     ds["temp"].attrs.update(VAR_TYPE="data", DEPEND_0="Epoch")
     ds["temp"].encoding.update(cdf_type=44, FILLVAL=np.float32(-1e31), record_varying=True)
@@ -330,7 +330,7 @@ def _assert_same(a: xr.Dataset, b: xr.Dataset, name: str):
         for key in va.attrs:
             assert _same_value(va.attrs[key], vb.attrs[key]), (name, v, key, va.attrs[key], vb.attrs[key])
         for key in ("cdf_type", "cdf_num_elements", "record_varying", "cdf_attribute_types", "FILLVAL",
-                    "cdf_zvariable", "cdf_dims", "cdf_dim_variances", "dtype"):
+                    "cdf_zvariable", "cdf_dims", "cdf_dim_variances", "cdf_dtype"):
             assert _same_value(va.encoding.get(key), vb.encoding.get(key)), (name, v, key)
     assert a.attrs.keys() == b.attrs.keys(), name
     for key in a.attrs:

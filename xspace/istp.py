@@ -144,7 +144,7 @@ def _fill_type_problem(name: str, var: xr.DataArray) -> Finding | None:
             f"{fill!r} is {_CDF_TYPE_NAMES.get(int(fill_code), fill_code)}; ISTP requires the variable's own type",
         )
     # no CDF type codes: compare numpy types (raw dtype when the values were decoded)
-    raw = np.dtype(enc.get("dtype") or var.dtype) if in_encoding else var.dtype
+    raw = np.dtype(enc.get("cdf_dtype") or var.dtype) if in_encoding else var.dtype
     if raw.kind == "M":
         if isinstance(fill, np.datetime64) or (isinstance(fill, (int, np.integer)) and not isinstance(fill, bool)):
             return None

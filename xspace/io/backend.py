@@ -224,9 +224,9 @@ def build_dataset(
         encoding: dict[str, Any] = {
             "cdf_type": v.cdf_type,
             "cdf_num_elements": v.num_elements,
-            "dtype": decoder.raw_dtype,
-            "compression": v.compression,
-            "compression_level": v.compression_level,
+            "cdf_dtype": decoder.raw_dtype,
+            "cdf_compression": v.compression,
+            "cdf_compression_level": v.compression_level,
             "record_varying": v.record_varying,
             "cdf_zvariable": v.zvariable,
             "cdf_dims": v.dims,

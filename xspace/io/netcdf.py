@@ -54,7 +54,7 @@ _RESERVED = {
 }
 _ESCAPE = "_xspace_attr:"
 # encoding keys that belong to the CDF side (kept in _xspace_encoding, removed before xarray writes)
-_CDF_ENCODING_KEYS = ("FILLVAL", "dtype", "compression", "compression_level", "record_varying")
+_CDF_ENCODING_KEYS = ("FILLVAL", "cdf_dtype", "cdf_compression", "cdf_compression_level", "record_varying")
 # encoding keys of netCDF that may be kept when writing
 _NETCDF_ENCODING_KEYS = ("zlib", "complevel", "shuffle", "chunksizes", "fletcher32", "contiguous")
 _ISO_TIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d*)?)?)?Z?\s*$")

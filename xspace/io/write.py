@@ -567,7 +567,7 @@ def to_cdf(
         elif compression == "none":
             level = 0
         else:
-            level = int(enc.get("compression_level") or 6) if enc.get("compression") else 0
+            level = int(enc.get("cdf_compression_level") or 6) if enc.get("cdf_compression") else 0
         # attribute entries
         entries = {}
         for key, value in attrs.items():
