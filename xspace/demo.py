@@ -116,6 +116,44 @@ def step_sea(outdir: Path) -> None:
 STEPS.append(step_sea)
 
 
+# ----------------------------------------------------------------- signal toolkit (issue 4)
+def step_signal(outdir: Path) -> None:
+    """Time-series toolkit on the bundled PSP and ACE magnetometer data: gaps, MFA fluctuations,
+    bin averages, minimum variance and a spectrogram."""
+    import numpy as np
+
+    import xspace
+    from xspace.data import get_path
+
+    print("## Time-series toolkit (PSP FIELDS RTN 1-min, ACE MFI hourly)\n")
+    psp = xspace.open_cdf(get_path("psp_fld_l2_mag_rtn_1min_20200104_v02.cdf"))
+    B = psp["psp_fld_l2_mag_RTN_1min"].astype("float64").load()
+    gaps = B.space.gaps()
+    print(f"PSP B: {B.sizes[B.dims[0]]} samples, {len(gaps)} gaps: " +
+          ", ".join(f"{str(a)[11:16]}-{str(b)[11:16]}" for a, b in gaps))
+    B0 = B.space.running_mean("15min")
+    dB = (B - B0).space.to_field_aligned(background=B0)
+    rms = np.sqrt((dB ** 2).mean(dB.dims[0]))
+    print("rms fluctuation about a 15-min background in MFA [nT]: " +
+          ", ".join(f"{c}={float(v):.2f}" for c, v in zip(dB[dB.dims[1]].values, rms.values)))
+    ace = xspace.open_cdf(get_path("ac_k2_mfi_20220101_v03.cdf"))
+    Bace = ace["BGSEc"].astype("float64").load()
+    six = Bace.space.bin_mean("6h")
+    print("ACE B_GSE 6-hour means [nT]: " + "; ".join(
+        f"{str(t)[11:16]} ({', '.join(f'{x:.2f}' for x in row)})" for t, row in zip(six.Epoch.values, six.values)))
+    res = Bace.space.mva()
+    ev = res.eigenvalues.values
+    n = res.eigenvectors.sel(mva="min").values
+    print(f"ACE MVA over the day: eigenvalues {ev.round(2)} nT^2 (ratio int/min {ev[1] / ev[2]:.1f}), "
+          f"minimum-variance direction (GSE) {n.round(3)}")
+    spec = B.isel({B.dims[1]: 0}).space.dynamic_spectrum(nfft=16, step=8, average_bins=1)
+    print(f"PSP B_R spectrogram: {spec.sizes[spec.dims[0]]} times (gap columns NaN) x "
+          f"{spec.sizes['frequency']} frequencies, {spec.attrs['UNITS']}\n")
+
+
+STEPS.append(step_signal)
+
+
 def run(outdir: str | None = None) -> int:
     """Run every demo step; files go to ``outdir`` (default: a new temporary folder)."""
     out = Path(outdir) if outdir else Path(tempfile.mkdtemp(prefix="xspace-demo-"))
