@@ -106,6 +106,12 @@ class _SpaceBase:
 
         return interp_like(self._obj, other, method, **kwargs)
 
+    def deriv(self, **kwargs):
+        """Time derivative per second; see :func:`xspace.analysis.signal.deriv`."""
+        from .analysis.signal import deriv
+
+        return deriv(self._obj, **kwargs)
+
     def running_mean(self, window, **kwargs):
         """Centred running mean; see :func:`xspace.analysis.signal.running_mean`."""
         from .analysis.signal import running_mean
@@ -205,12 +211,6 @@ class SpaceDataArrayAccessor(_SpaceBase):
         return find_events(self._obj, condition, min_separation, **kwargs)
 
     # ----------------------------------------------------------------- signal toolkit (issue 4)
-    def deriv(self, **kwargs):
-        """Time derivative per second; see :func:`xspace.analysis.signal.deriv`."""
-        from .analysis.signal import deriv
-
-        return deriv(self._obj, **kwargs)
-
     def magnitude(self, component_dim=None):
         """Vector magnitude; see :func:`xspace.analysis.signal.magnitude`."""
         from .analysis.signal import magnitude
