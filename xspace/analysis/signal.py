@@ -596,7 +596,7 @@ def deriv(obj, max_gap=None, gap_factor: float = DEFAULT_GAP_FACTOR):
     The mean of the backward and forward difference quotients (the centred difference on a regular
     grid; one-sided at segment ends). Differences across a gap (> ``max_gap``, default 1.5 × the
     median cadence) or touching a NaN are not used; a sample with none left is NaN. Units become
-    ``<UNITS>/s``.
+    ``<UNITS>/s``. On a Dataset every numeric variable on the time dimension is differentiated.
 
     Examples
     --------
@@ -607,24 +607,36 @@ def deriv(obj, max_gap=None, gap_factor: float = DEFAULT_GAP_FACTOR):
     >>> d.values, d.attrs["UNITS"]
     (array([ 2.,  2.,  2., nan]), 'nT/s')
     """
-    dim = _check_obj(obj, dataset_ok=False)
+    dim = _check_obj(obj)
     t = _times_ns(obj, dim)
     gap = _max_gap_ns(t, dim, max_gap, gap_factor)
     dt = np.diff(t) / 1e9
     fwd_dt = np.concatenate([dt, [np.nan]])
     fwd_dt[:-1][np.diff(t) > gap] = np.nan
     fwd_dt = xr.DataArray(fwd_dt, dims=dim)
-    x = obj.variable.to_base_variable()
-    x = xr.DataArray(x)
-    fwd = (x.shift({dim: -1}) - x) / fwd_dt
-    bwd = fwd.shift({dim: 1})
-    out = xr.concat([fwd, bwd], dim="__pair__").mean("__pair__", skipna=True)
-    out = out.transpose(*obj.dims).assign_coords(obj.coords)
-    out.name = obj.name
-    units = obj.attrs.get("UNITS")
-    out.attrs = derived_attrs(obj.attrs, keep=KEEP_SAME_DIMS, units=f"{units}/s" if units and units.strip() else "1/s",
-                              catdesc=f"Time derivative of {obj.attrs.get('CATDESC', obj.name or 'data')}",
-                              history="xspace.analysis.signal.deriv()")
+    hist = "xspace.analysis.signal.deriv()"
+
+    def one(v):
+        x = xr.DataArray(v.variable.to_base_variable())
+        fwd = (x.shift({dim: -1}) - x) / fwd_dt
+        bwd = fwd.shift({dim: 1})
+        out = xr.concat([fwd, bwd], dim="__pair__").mean("__pair__", skipna=True)
+        out = out.transpose(*v.dims).assign_coords(v.coords)
+        out.name = v.name
+        units = v.attrs.get("UNITS")
+        out.attrs = derived_attrs(v.attrs, keep=KEEP_SAME_DIMS,
+                                  units=f"{units}/s" if units and units.strip() else "1/s",
+                                  catdesc=f"Time derivative of {v.attrs.get('CATDESC', v.name or 'data')}",
+                                  history=hist)
+        return out
+
+    if isinstance(obj, xr.DataArray):
+        return one(obj)
+    out = obj.copy()
+    for k, v in obj.data_vars.items():
+        if dim in v.dims and _numeric(v):
+            out[k] = one(v)
+    out.attrs = add_history(dict(obj.attrs), hist)
     return out
 
 

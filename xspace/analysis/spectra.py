@@ -22,6 +22,8 @@ Examples
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
@@ -303,9 +305,12 @@ def wave_polarization(B_fac, nfft: int = 256, step: int = 128, bin_freq: int = 3
                                                                               "bandwidth": ("frequency", width)})
     if _is_dask(S):
         Sda = Sda.chunk({"__i__": -1, "__j__": -1})
-    outs = xr.apply_ufunc(_polarization_kernel, Sda, kwargs={"degrees": degrees},
-                          input_core_dims=[["__i__", "__j__"]], output_core_dims=[[], [], [], []],
-                          dask="parallelized", output_dtypes=[np.float64] * 4)
+    with warnings.catch_warnings():
+        # dask builds float output metadata from the complex input's: harmless ComplexWarning
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+        outs = xr.apply_ufunc(_polarization_kernel, Sda, kwargs={"degrees": degrees},
+                              input_core_dims=[["__i__", "__j__"]], output_core_dims=[[], [], [], []],
+                              dask="parallelized", output_dtypes=[np.float64] * 4)
     u = B_fac.attrs.get("UNITS")
     names = ["power", "degree_of_polarization", "wave_normal_angle", "ellipticity"]
     attrs = [
