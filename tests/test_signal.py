@@ -582,3 +582,30 @@ def test_every_function_numpy_and_dask(ace_b, name, func):
     else:
         np.testing.assert_allclose(out.values, ref.values, rtol=1e-10, equal_nan=True)
         assert out.attrs == ref.attrs
+
+
+def test_accessor_forwards_every_function(ace_b):
+    from xspace.analysis import frames, spectra
+
+    both = ["clip", "gaps", "segments", "bin_mean", "bin_median", "interp_like", "deriv", "running_mean",
+            "running_median", "despike", "detrend", "lowpass", "highpass", "bandpass", "bandstop"]
+    arrays_only = ["magnitude", "dot", "cross", "angle_between", "normalize", "apply", "power",
+                   "field_aligned_matrix", "rotate", "to_field_aligned", "mva", "dynamic_spectrum",
+                   "wave_polarization"]
+    ds = ace_b.to_dataset()
+    for name in both:
+        assert callable(getattr(ace_b.space, name)) and callable(getattr(ds.space, name)), name
+    for name in arrays_only:
+        assert callable(getattr(ace_b.space, name)), name
+    assert ace_b.space.bin_mean("2h").identical(signal.bin_mean(ace_b, "2h"))
+    assert ace_b.space.mva().identical(frames.mva(ace_b))
+    xb = ace_b.isel(cartesian=0)
+    assert xb.space.dynamic_spectrum(nfft=8, step=4).identical(spectra.dynamic_spectrum(xb, nfft=8, step=4))
+
+
+def test_deriv_on_dataset(ace_b):
+    ds = xr.Dataset({"B": ace_b, "const": xr.DataArray(1.0)})
+    out = ds.space.deriv()
+    assert out.B.attrs["UNITS"] == "nT/s" and float(out.const) == 1.0
+    np.testing.assert_allclose(out.B.values, signal.deriv(ace_b).values)
+    np.testing.assert_allclose(out.B.values[1:-1], (ace_b.values[2:] - ace_b.values[:-2]) / 7200.0, rtol=1e-12)
