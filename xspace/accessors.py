@@ -181,6 +181,13 @@ class _SpaceBase:
             raise InputError("argument 'to': the target frame is required, e.g. to='GSM'")
         return transform_dataarray(da, to, from_frame=from_frame, irbem_compatible=irbem_compatible)
 
+    def lstar(self, position=None, kp=None, **kwargs):
+        """L*, Lm, K, I, Bmirr, ... of a position variable (frame and km/R_E units from its attributes,
+        ``kp`` a number or a variable name); see :func:`xspace.magnetosphere.lstar.lstar_of`."""
+        from .magnetosphere.lstar import lstar_of
+
+        return lstar_of(self._obj, position=position, kp=kp, **kwargs)
+
 
 @xr.register_dataset_accessor("space")
 class SpaceDatasetAccessor(_SpaceBase):

@@ -351,30 +351,61 @@ def line_bmin(n, w, params):
         return lu[0], lb[0]
     a = lu[max(kmin - 1, 0)]
     b = lu[min(kmin + 1, n - 1)]
-    c = b - GOLDEN * (b - a)
-    d = a + GOLDEN * (b - a)
-    fc = line_field(c, n, w, params)
-    fd = line_field(d, n, w, params)
-    for _ in range(26):
-        if fc < fd:
-            b = d
-            d = c
-            fd = fc
-            c = b - GOLDEN * (b - a)
-            fc = line_field(c, n, w, params)
+    # Brent's minimisation (parabolic steps safeguarded by golden sections) on [a, b]
+    cgold = 1.0 - GOLDEN
+    x = lu[kmin]
+    fx = lb[kmin]
+    v = x
+    wv = x
+    fv = fx
+    fw = fx
+    d = 0.0
+    e = 0.0
+    tol = 1e-10 * max(1.0, abs(b - a))
+    for _ in range(40):
+        xm = 0.5 * (a + b)
+        if abs(x - xm) <= 2.0 * tol - 0.5 * (b - a):
+            break
+        take_golden = True
+        if abs(e) > tol:
+            r = (x - wv) * (fx - fv)
+            q = (x - v) * (fx - fw)
+            pp = (x - v) * q - (x - wv) * r
+            q = 2.0 * (q - r)
+            if q > 0.0:
+                pp = -pp
+            q = abs(q)
+            if abs(pp) < abs(0.5 * q * e) and pp > q * (a - x) and pp < q * (b - x):
+                e = d
+                d = pp / q
+                take_golden = False
+                uu = x + d
+                if uu - a < 2.0 * tol or b - uu < 2.0 * tol:
+                    d = tol if xm >= x else -tol
+        if take_golden:
+            e = (a - x) if x >= xm else (b - x)
+            d = cgold * e
+        uu = x + d if abs(d) >= tol else x + (tol if d > 0 else -tol)
+        fu = line_field(uu, n, w, params)
+        if fu <= fx:
+            if uu >= x:
+                a = x
+            else:
+                b = x
+            v, fv = wv, fw
+            wv, fw = x, fx
+            x, fx = uu, fu
         else:
-            a = c
-            c = d
-            fc = fd
-            d = a + GOLDEN * (b - a)
-            fd = line_field(d, n, w, params)
-    if fc < fd:
-        best_u, best_b = c, fc
-    else:
-        best_u, best_b = d, fd
-    if lb[kmin] < best_b:
-        return lu[kmin], lb[kmin]
-    return best_u, best_b
+            if uu < x:
+                a = uu
+            else:
+                b = uu
+            if fu <= fw or wv == x:
+                v, fv = wv, fw
+                wv, fw = uu, fu
+            elif fu <= fv or v == x or v == wv:
+                v, fv = uu, fu
+    return x, fx
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -611,7 +642,12 @@ def _shell_g(r, phi, params, equatorial, bm, i0, tol, r_foot, r_max, max_steps, 
     if equatorial:
         return 1.0 - b_min / bm, OK
     if b_min >= bm:
-        return -i0 - (b_min / bm - 1.0) * r, OK
+        # no mirror point: continue I(delta) below delta = 1 - Bmin/Bm = 0 with its slope at 0+,
+        # dI/d(delta) = pi / (2 sqrt(B''/(2 Bm))) (parabolic well), so the secant sees a C1 function
+        hh = 0.02 * r
+        bpp = (line_field(u_min + hh, n, w, params) + line_field(u_min - hh, n, w, params) - 2.0 * b_min) / (hh * hh)
+        slope = 0.5 * math.pi / math.sqrt(max(bpp, 1e-30) / (2.0 * bm)) if bpp > 0.0 else r
+        return -i0 + slope * (1.0 - b_min / bm), OK
     u1, u2, i_val, st = line_mirror(n, w, params, u_min, b_min, bm, gl_x, gl_w)
     if st != 0:
         return np.nan, FLAG_DRIFT_LOSS_CONE

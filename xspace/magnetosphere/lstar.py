@@ -32,17 +32,17 @@ import xarray as xr
 from .._utils import add_history, as_datetime64
 from ..errors import FieldModelError, InputError
 
-__all__ = ["lstar", "drift_shell", "FLAG_MEANINGS", "DEFAULTS"]
+__all__ = ["lstar", "lstar_of", "drift_shell", "FLAG_MEANINGS", "DEFAULTS"]
 
 R_E_KM = 6371.2
 
 #: Default numerical settings (chosen with benchmarks/bench_lstar.py: accuracy vs cost).
 DEFAULTS = {
-    "n_lines": 12,  # drift-shell field lines (MLT meridians)
-    "tolerance": 1e-6,  # tracing: local position error per step, relative to max(1, r)
-    "shell_tolerance": 1e-6,  # relative tolerance on the shell's equatorial radius
-    "n_quad": 32,  # Gauss–Legendre nodes of the I integral
-    "n_flux": 24,  # Gauss–Legendre nodes in colatitude of the polar-cap flux
+    "n_lines": 12,  # drift-shell field lines (MLT meridians); L* error ~1e-5 (N = 8: ~2e-4, N = 6: ~2e-3)
+    "tolerance": 1e-6,  # tracing: local position error per step, relative to max(1, r); dominates the error
+    "shell_tolerance": 1e-4,  # last secant correction of a shell radius (the final secant step is much better)
+    "n_quad": 32,  # Gauss–Legendre nodes of the I integral (20 is not enough across thin T89 current sheets)
+    "n_flux": 12,  # Gauss–Legendre nodes in colatitude of the polar-cap flux (converged at 8)
     "r_max": 40.0,  # field lines going beyond r_max (R_E) are open
     "max_steps": 4000,  # tracing steps per direction
 }
@@ -375,6 +375,43 @@ def lstar(
     (True, 0)
     """
     return _invariants(time, position, frame, pitch_angle, model, kp, irbem_compatible, True, n_threads, options)
+
+
+def lstar_of(obj, position=None, kp=None, frame=None, **kwargs) -> xr.Dataset:
+    """:func:`lstar` of a position variable of a Dataset (or of a position DataArray).
+
+    Backs ``ds.space.lstar(position="...", kp=...)``. The time is the variable's time dimension
+    coordinate (ISTP ``DEPEND_0`` or the datetime64 dimension), the frame comes from its attributes
+    (``COORDINATE_SYSTEM``, a frame in the name or ``CATDESC``) unless ``frame`` is given, and a
+    ``UNITS`` of ``km`` is converted to R_E. ``kp`` is a number, a DataArray or the name of a
+    variable of the Dataset. Other keywords go to :func:`lstar`.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, xspace
+    >>> t = np.array(["2015-03-17T12:00", "2015-03-17T12:05"], "datetime64[ns]")
+    >>> ds = xr.Dataset({"pos": (("Epoch", "xyz"), [[4.0, 0, 0], [0, 5.0, 0]], {"COORDINATE_SYSTEM": "SM"})},
+    ...                 coords={"Epoch": t})
+    >>> ds.space.lstar(position="pos", model="dipole").Lstar.round(4).values
+    array([4., 5.])
+    """
+    from .._utils import time_dim
+    from .coords import frame_of
+
+    if isinstance(obj, xr.Dataset):
+        if position not in obj.data_vars:
+            raise InputError(f"argument 'position': {position!r} is not a data variable of the dataset")
+        da = obj[position]
+        if isinstance(kp, str):
+            if kp not in obj.variables:
+                raise InputError(f"argument 'kp': {kp!r} is not a variable of the dataset")
+            kp = obj[kp]
+    else:
+        da = obj
+    if frame is None:
+        frame = frame_of(da)
+    tdim = time_dim(da, name=str(da.name or "position"))
+    return lstar(da[tdim], da, frame=frame, kp=kp, **kwargs)
 
 
 def drift_shell(
