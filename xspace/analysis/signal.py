@@ -377,8 +377,9 @@ def bin_mean(obj, cadence, origin=None):
     so 1-minute bins start on whole minutes). Every bin between the first and the last sample is
     returned; bins without finite samples are NaN with count 0. The number of finite samples per
     bin comes as a ``count`` coordinate (DataArray) or ``<name>_count`` variables (Dataset).
-    Numeric time-dependent coordinates are averaged too. dask inputs stay lazy (chunks are moved
-    onto bin boundaries).
+    Numeric time-dependent coordinates are averaged too; in a Dataset, non-numeric variables on the
+    time dimension (strings, times) cannot be averaged and are left out. dask inputs stay lazy
+    (chunks are moved onto bin boundaries).
 
     Parameters
     ----------
@@ -433,6 +434,10 @@ def interp_like(obj, other, method: str = "linear", max_gap=None, gap_factor: fl
         array into one chunk).
     period : float, optional
         Interpolate a cyclic quantity along the shorter arc: 360 for angles in degrees, 24 for MLT.
+
+    Numeric time-dependent coordinates are interpolated too; in a Dataset, non-numeric variables on
+    the time dimension are left out. A numpy-backed DataArray with sorted target times takes a
+    one-pass numba path; Datasets and dask arrays an equivalent lazy xarray path.
 
     Examples
     --------
