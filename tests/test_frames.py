@@ -124,7 +124,10 @@ def test_position_references_with_real_hope_positions(hope_position):
     np.testing.assert_allclose(Mm[:, :2], -Mr[:, :2], atol=1e-12)
     phi = np.stack([-r[:, 1], r[:, 0], np.zeros(n)], -1)
     Mp = frames.field_aligned_matrix(B, reference="phigeo", position=hope_position).values
-    np.testing.assert_allclose(Mp, reference_fac(b, phi), atol=1e-12)
+    np.testing.assert_allclose(Mp, reference_fac(b, phi, ref_is_y=True), atol=1e-12)  # SPEDAS: perp2 ~ phi
+    Mmp = frames.field_aligned_matrix(B, reference="mphigeo", position=hope_position).values
+    np.testing.assert_allclose(Mmp[:, :2], -Mp[:, :2], atol=1e-12)
+    assert (np.einsum("ni,ni->n", Mp[:, 1], phi) > 0).all()
     # perp1 of rgeo points outward: positive projection on r
     assert (np.einsum("ni,ni->n", Mr[:, 0], r) > 0).all()
     with pytest.raises(InputError, match="position"):

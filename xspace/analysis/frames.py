@@ -84,7 +84,8 @@ def _fac_inputs(B, reference, position, background, component_dim):
     else:
         bg = running_mean(B, background)
     bg = bg.drop_vars([k for k in bg.coords if k != tdim], errors="ignore")
-    reference_is_y = ref == "ygsm"
+    # SPEDAS: ygsm, phigeo and mphigeo put the reference projection on y; xgse, rgeo and mrgeo on x
+    reference_is_y = ref in ("ygsm", "phigeo", "mphigeo")
     if ref in ("xgse", "ygsm"):
         r = xr.DataArray(np.eye(3)[0 if ref == "xgse" else 1], dims=comp)
     else:
@@ -123,11 +124,12 @@ def field_aligned_matrix(B, reference: str = "xgse", position=None, background=N
 
     ``z`` (row 2, ``parallel``) is the unit background field. With a reference direction ``r``:
     ``y = unit(z × r)`` and ``x = y × z`` — ``x`` (``perp1``) is the part of ``r`` perpendicular to
-    the field — for ``xgse`` (r = x-axis of the input frame), ``rgeo``/``mrgeo`` (r = ±the radial
-    direction of ``position``) and ``phigeo``/``mphigeo`` (r = ±the azimuthal direction
-    ``ẑ × position``, eastward); for ``ygsm`` (r = y-axis of the input frame) ``x = unit(r × z)``,
-    ``y = z × x`` so that ``y`` (``perp2``) is the part of ``r`` perpendicular to the field. These
-    are the pySPEDAS/SPEDAS ``fac_matrix_make`` definitions. The frame is right-handed.
+    the field — for ``xgse`` (r = x-axis of the input frame) and ``rgeo``/``mrgeo`` (r = ±the radial
+    direction of ``position``); ``x = unit(r × z)``, ``y = z × x`` — ``y`` (``perp2``) is the part
+    of ``r`` perpendicular to the field — for ``ygsm`` (r = y-axis of the input frame) and
+    ``phigeo``/``mphigeo`` (r = ±the azimuthal direction ``(-y, x, 0)`` of ``position``, eastward).
+    These are the SPEDAS ``fac_matrix_make`` / ``thm_pgs_make_fac`` definitions. The frame is
+    right-handed.
 
     Parameters
     ----------
