@@ -24,13 +24,11 @@ array([0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
 
 from __future__ import annotations
 
-from typing import Any, Hashable
-
 import numpy as np
 import xarray as xr
 
 from .._utils import add_history, as_datetime64, as_timedelta, derived_attrs, time_dim
-from ..errors import AnalysisError, InputError
+from ..errors import InputError
 
 __all__ = [
     "clip",
