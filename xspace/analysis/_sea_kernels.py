@@ -5,8 +5,8 @@ plain-numpy reference implementation in ``tests/test_sea.py`` / ``tests/test_ass
 
 Algorithms (why they are fast):
 
-- epoch matching: one binary search per epoch for its nearest sample, then a pointer walk outwards
-  for the successive lag times (O(1) per lag on regular data) instead of a search per lag;
+- epoch matching: one binary search per epoch, then pointer walks outwards over the successive lag
+  times (O(1) per lag on regular data) instead of a search per lag;
 - per-lag order statistics (quartiles, median) by quickselect on the lag's values, not a sort;
 - bootstrap of the median: the lag's sample is sorted once; the resample's middle order statistics
   (positions in the sorted sample) are drawn directly and exactly from their distribution (a Beta
@@ -29,53 +29,51 @@ _BLOCK = 64  # lags gathered per block (a block of 64 lags x epochs stays in cac
 def match_indices(times, epochs, n_side, step, tolerance):  # pragma: no cover - compiled
     """Sample index of every (epoch, lag) pair, -1 where no sample is within ``tolerance``.
 
-    ``times`` (int64 ns, strictly increasing), ``epochs`` (int64 ns). Each epoch is anchored at its
-    nearest sample (exact tie: the earlier one); lag ``k`` (``-n_side..n_side``) targets
-    ``anchor + k * step`` and takes the nearest sample to that (tie: the earlier one).
-    Returns an int64 array ``(n_epochs, 2 * n_side + 1)``.
+    ``times`` (int64 ns, strictly increasing), ``epochs`` (int64 ns). Lag ``k`` (``-n_side..n_side``)
+    of an epoch takes the sample nearest to ``epoch + k * step`` (exact tie: the earlier sample). One
+    binary search per epoch, then pointer walks forwards and backwards over the lag times. Returns an
+    int64 array ``(n_epochs, 2 * n_side + 1)``.
     """
     n = times.shape[0]
     nl = 2 * n_side + 1
     out = np.full((epochs.shape[0], nl), -1, np.int64)
     for e in range(epochs.shape[0]):
         x = epochs[e]
-        i = np.searchsorted(times, x)  # first times[i] >= x
-        if i == n:
-            j = n - 1
-        elif i == 0:
-            j = 0
-        elif x - times[i - 1] <= times[i] - x:
-            j = i - 1
-        else:
-            j = i
-        anchor = times[j]
-        i = j
-        out[e, n_side] = j
-        for k in range(n_side + 1, nl):  # forward walk: times[i] <= target < times[i + 1]
-            target = anchor + (k - n_side) * step
-            if i + 1 < n and times[i + 1] == target:  # regular data: the next sample, exactly
+        first = np.searchsorted(times, x)  # first index with times[i] >= x
+        # forward walk over lags 0..n_side: keep times[i] <= target < times[i + 1] (i may be -1)
+        i = first if first < n and times[first] == x else first - 1
+        for k in range(n_side, nl):
+            target = x + (k - n_side) * step
+            if i + 1 < n and times[i + 1] == target:  # regular data on the lag grid: the next sample
                 i += 1
                 out[e, k] = i
                 continue
             while i + 1 < n and times[i + 1] <= target:
                 i += 1
-            best = i
-            if i + 1 < n and times[i + 1] - target < target - times[i]:
+            if i < 0:
+                best = 0
+            elif i + 1 < n and times[i + 1] - target < target - times[i]:
                 best = i + 1
+            else:
+                best = i
             if abs(times[best] - target) <= tolerance:
                 out[e, k] = best
-        i = j
-        for k in range(n_side - 1, -1, -1):  # backward walk: times[i - 1] < target <= times[i]
-            target = anchor + (k - n_side) * step
+        # backward walk over lags -1..-n_side: keep times[i - 1] < target <= times[i] (i may be n)
+        i = first
+        for k in range(n_side - 1, -1, -1):
+            target = x + (k - n_side) * step
             if i - 1 >= 0 and times[i - 1] == target:
                 i -= 1
                 out[e, k] = i
                 continue
             while i - 1 >= 0 and times[i - 1] >= target:
                 i -= 1
-            best = i
-            if i - 1 >= 0 and target - times[i - 1] <= times[i] - target:
+            if i >= n:
+                best = n - 1
+            elif i - 1 >= 0 and target - times[i - 1] <= times[i] - target:
                 best = i - 1
+            else:
+                best = i
             if abs(times[best] - target) <= tolerance:
                 out[e, k] = best
     return out

@@ -10,10 +10,11 @@ Semantics (SpacePy-compatible by default, see :func:`superposed_epoch`):
 - ``W = ceil(window / delta)`` lag steps on each side, so ``2W + 1`` lags;
 - an epoch is used only if ``epoch - W*delta >= t[0]`` and ``epoch + W*delta <= t[-1]`` (inclusive);
   the others are listed as dropped;
-- each epoch is anchored at its nearest sample (an exact tie goes to the earlier sample); the value at
-  lag ``k`` is the sample nearest to ``anchor + k*delta`` (tie: earlier), without interpolation, or NaN
-  if that sample is farther than ``tolerance`` (default ``delta / 2``) from it; on regular data with
-  ``delta`` equal to the cadence this is exactly SpacePy's "consecutive samples around the nearest one";
+- the value at lag ``k`` is the sample nearest to ``epoch + k*delta`` (an exact tie goes to the earlier
+  sample), without interpolation, or NaN if that sample is farther than ``tolerance`` (default
+  ``delta / 2``) from that time; on regular data with ``delta`` equal to the cadence this is exactly
+  SpacePy's rule (the epoch's nearest sample, tie to the earlier one, and the W samples on each side),
+  while an epoch or lag falling in a data gap gets NaN instead of a shifted sample;
 - statistics per lag over the non-NaN values; quartiles are numpy's "linear" percentiles; a lag
   without values has NaN statistics and count 0 (SpacePy crashes); a lag with 2 or fewer values has a
   NaN confidence interval.
@@ -248,13 +249,15 @@ def superposed_epoch(
     n_boot : int, default 800
         Number of bootstrap resamples (as SpacePy).
     ci_statistic : {"median", "mean"}
-        Statistic whose confidence interval is bootstrapped.
+        Statistic whose confidence interval is bootstrapped. The median's resamples are drawn without
+        materialising them (fast); the mean's cost ``n_boot`` x (values per lag) random draws per lag.
     seed : int or numpy.random.Generator, optional
         Makes the bootstrap reproducible (``numpy.random.default_rng(seed)``); the result does not
         depend on dask chunking.
     tolerance : timedelta or str, optional
-        A lag whose nearest sample is farther than this from the lag time gets NaN (gaps in the data).
-        Default ``delta / 2``: on regular data sampled at ``delta`` nothing is masked.
+        A lag whose nearest sample is farther than this from its time ``epoch + k*delta`` gets NaN
+        (gaps in the data). Default ``delta / 2``: on regular data sampled at ``delta`` nothing is
+        masked, and the result is SpacePy's.
     return_matrix : bool
         Also return the (epoch, lag, ...) matrix of the values that went into the statistics.
 
