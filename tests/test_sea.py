@@ -289,6 +289,11 @@ def test_bad_input_raises_clear_errors():
         sea.superposed_epoch(xr.Dataset({"s": da.astype(str)}), [T0 + 10 * H], "2h")
     with pytest.raises(InputError, match="no time dimension"):
         sea.superposed_epoch(xr.DataArray(np.zeros(3)), [T0], "2h")
+    numeric_time = xr.DataArray(np.zeros(3), dims="t", coords={"t": [1.0, 2.0, 3.0]}, attrs={"DEPEND_0": "t"})
+    with pytest.raises(InputError, match="datetime64 times are expected"):
+        sea.superposed_epoch(numeric_time, [T0], "2h")
+    with pytest.raises(InputError, match="'delta'"):
+        sea.superposed_epoch(da, [T0 + 10 * H], "2h", "-1h")
 
 
 def test_match_indices_kernel_against_reference():

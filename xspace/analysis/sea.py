@@ -83,6 +83,10 @@ class _Plan:
         index = obj.indexes[self.tdim] if self.tdim in obj.indexes else None
         if index is None:
             raise InputError(f"{name}: the time dimension {self.tdim!r} has no coordinate")
+        if np.dtype(index.dtype).kind != "M":
+            raise InputError(
+                f"{name}: the time coordinate {self.tdim!r} has dtype {index.dtype}; datetime64 times are expected"
+            )
         if not (index.is_monotonic_increasing and index.is_unique):
             raise InputError(
                 f"{name}: the time coordinate {self.tdim!r} must be strictly increasing (sort it and drop duplicates)"
