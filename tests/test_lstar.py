@@ -126,7 +126,7 @@ def test_symmetry_t89_aligned_dipole():
     fx, fw = leggauss(24)
     outs = [np.empty((4, 2)) for _ in range(5)] + [np.empty((4, 2), np.int32), np.empty((4, 3))]
     tk.lstar_batch(pts, sin2, np.ascontiguousarray(np.tile(p, (4, 1))), 12, 1e-6, 1e-6, 1.0, 40.0, np.inf, False,
-                   4000, gx, gw, fx, fw, *outs)
+                   4000, gx, gw, fx, fw, *outs, np.empty((1, 2, 12)), np.empty((1, 2, 12, 3)))
     ls, lm, flag = outs[0], outs[1], outs[5]
     assert (flag == 0).all()
     np.testing.assert_allclose(ls, ls[:1].repeat(4, 0), rtol=2e-5)

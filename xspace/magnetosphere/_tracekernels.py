@@ -123,6 +123,15 @@ D1, D3, D4, D5, D6, D7 = (
 
 GOLDEN = 0.5 * (math.sqrt(5.0) - 1.0)
 
+# stage matrix; row 6 holds the 5th-order weights (FSAL: stage 7 is evaluated at the new point)
+_A = np.zeros((7, 7))
+_A[1, 0] = A21
+_A[2, :2] = (A31, A32)
+_A[3, :3] = (A41, A42, A43)
+_A[4, :4] = (A51, A52, A53, A54)
+_A[5, :5] = (A61, A62, A63, A64, A65)
+_A[6, :6] = (B1, 0.0, B3, B4, B5, B6)
+
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def field_magnitude(x, y, z, params):
@@ -169,31 +178,22 @@ def trace_direction(x0, y0, z0, d, params, well_mode, bm, tol, r_foot, r_max, ma
         hmax = 0.5 * max(r, 1.0)
         if h > hmax:
             h = hmax
-        # stages
-        x = px + h * A21 * k[0, 0]
-        y = py + h * A21 * k[0, 1]
-        z = pz + h * A21 * k[0, 2]
-        k[1, 0], k[1, 1], k[1, 2], _ = _deriv(x, y, z, d, params)
-        x = px + h * (A31 * k[0, 0] + A32 * k[1, 0])
-        y = py + h * (A31 * k[0, 1] + A32 * k[1, 1])
-        z = pz + h * (A31 * k[0, 2] + A32 * k[1, 2])
-        k[2, 0], k[2, 1], k[2, 2], _ = _deriv(x, y, z, d, params)
-        x = px + h * (A41 * k[0, 0] + A42 * k[1, 0] + A43 * k[2, 0])
-        y = py + h * (A41 * k[0, 1] + A42 * k[1, 1] + A43 * k[2, 1])
-        z = pz + h * (A41 * k[0, 2] + A42 * k[1, 2] + A43 * k[2, 2])
-        k[3, 0], k[3, 1], k[3, 2], _ = _deriv(x, y, z, d, params)
-        x = px + h * (A51 * k[0, 0] + A52 * k[1, 0] + A53 * k[2, 0] + A54 * k[3, 0])
-        y = py + h * (A51 * k[0, 1] + A52 * k[1, 1] + A53 * k[2, 1] + A54 * k[3, 1])
-        z = pz + h * (A51 * k[0, 2] + A52 * k[1, 2] + A53 * k[2, 2] + A54 * k[3, 2])
-        k[4, 0], k[4, 1], k[4, 2], _ = _deriv(x, y, z, d, params)
-        x = px + h * (A61 * k[0, 0] + A62 * k[1, 0] + A63 * k[2, 0] + A64 * k[3, 0] + A65 * k[4, 0])
-        y = py + h * (A61 * k[0, 1] + A62 * k[1, 1] + A63 * k[2, 1] + A64 * k[3, 1] + A65 * k[4, 1])
-        z = pz + h * (A61 * k[0, 2] + A62 * k[1, 2] + A63 * k[2, 2] + A64 * k[3, 2] + A65 * k[4, 2])
-        k[5, 0], k[5, 1], k[5, 2], _ = _deriv(x, y, z, d, params)
-        nx = px + h * (B1 * k[0, 0] + B3 * k[2, 0] + B4 * k[3, 0] + B5 * k[4, 0] + B6 * k[5, 0])
-        ny = py + h * (B1 * k[0, 1] + B3 * k[2, 1] + B4 * k[3, 1] + B5 * k[4, 1] + B6 * k[5, 1])
-        nz = pz + h * (B1 * k[0, 2] + B3 * k[2, 2] + B4 * k[3, 2] + B5 * k[4, 2] + B6 * k[5, 2])
-        k[6, 0], k[6, 1], k[6, 2], bnew = _deriv(nx, ny, nz, d, params)
+        # stages 2..7 in one loop: a single call site of the field model keeps the compiled code small
+        for st in range(1, 7):
+            x = px
+            y = py
+            z = pz
+            for j in range(st):
+                a = _A[st, j]
+                if a != 0.0:
+                    x += h * a * k[j, 0]
+                    y += h * a * k[j, 1]
+                    z += h * a * k[j, 2]
+            k[st, 0], k[st, 1], k[st, 2], bb = _deriv(x, y, z, d, params)
+        nx = x
+        ny = y
+        nz = z
+        bnew = bb
         err = 0.0
         for c in range(3):
             e = h * (E1 * k[0, c] + E3 * k[2, c] + E4 * k[3, c] + E5 * k[4, c] + E6 * k[5, c] + E7 * k[6, c])
@@ -777,7 +777,8 @@ def lstar_point(
     """Invariants and L* of one point for each sin^2(pitch angle) (0 -> invariants only, no L*).
 
     out_scalar receives (Blocal, Bmin, MLT). shell_r (n_alpha, n_lines) and shell_foot
-    (n_alpha, n_lines, 2) receive the shell's SM-equator radii and footpoint SM (theta, phi).
+    (n_alpha, n_lines, 3) receive the shell's SM-equator radii, and footpoint SM colatitude and
+    azimuth and the SM-equator azimuth of each shell line.
     ``w`` holds the particle's own line, ``ws`` is the scratch workspace of the shell traces.
     """
     na = sin2_alpha.shape[0]
@@ -791,6 +792,8 @@ def lstar_point(
     out_scalar[0] = np.nan
     out_scalar[1] = np.nan
     out_scalar[2] = np.nan
+    shell_r[:, :] = np.nan
+    shell_foot[:, :, :] = np.nan
     tilt = params[P_TILT]
     b0 = params[P_B0]
     if not (x0 == x0 and y0 == y0 and z0 == z0):
@@ -861,6 +864,7 @@ def lstar_point(
         shell_r[a, 0] = r_cross
         shell_foot[a, 0, 0] = foot_theta0
         shell_foot[a, 0, 1] = foot_phi0
+        shell_foot[a, 0, 2] = phi_cross
         slope = np.nan
         flag = OK
         for j in range(1, n_lines):
@@ -884,6 +888,7 @@ def lstar_point(
             qxs, qys, qzs = gsm_to_sm(qx, qy, qz, tilt)
             shell_foot[a, j, 0] = math.acos(min(1.0, max(-1.0, qzs / math.sqrt(qxs * qxs + qys * qys + qzs * qzs))))
             shell_foot[a, j, 1] = math.atan2(qys, qxs)
+            shell_foot[a, j, 2] = phi
         if flag != OK:
             out_flag[a] = flag
             continue
@@ -895,19 +900,18 @@ def lstar_point(
 @njit(cache=True, nogil=True, error_model="numpy")
 def lstar_batch(
     xyz, sin2_alpha, params, n_lines, tol, xtol, r_foot, r_max, lm_max, lm_hilton, max_steps, gl_x, gl_w, gl_fx, gl_fw,
-    out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar,
+    out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar, shell_r, shell_foot,
 ):
     """Loop of :func:`lstar_point` over rows of ``xyz`` (n, 3) with per-row ``params`` (n, P) and
-    ``sin2_alpha`` (n, n_alpha)."""
+    ``sin2_alpha`` (n, n_alpha). ``shell_r`` (m, n_alpha, n_lines) and ``shell_foot``
+    (m, n_alpha, n_lines, 3) keep each point's drift shell when m = n, else (m = 1) are scratch."""
     w = new_work(max_steps)
     ws = new_work(max_steps)
-    na = sin2_alpha.shape[1]
-    nl = max(n_lines, 1)
-    shell_r = np.empty((na, nl))
-    shell_foot = np.empty((na, nl, 2))
+    keep = shell_r.shape[0] == xyz.shape[0]
     for i in range(xyz.shape[0]):
+        k = i if keep else 0
         lstar_point(
             xyz[i, 0], xyz[i, 1], xyz[i, 2], sin2_alpha[i], params[i], n_lines, tol, xtol, r_foot, r_max, lm_max,
             lm_hilton, max_steps, gl_x, gl_w, gl_fx, gl_fw, w, ws,
-            out_lstar[i], out_lm[i], out_k[i], out_i[i], out_bm[i], out_flag[i], out_scalar[i], shell_r, shell_foot,
+            out_lstar[i], out_lm[i], out_k[i], out_i[i], out_bm[i], out_flag[i], out_scalar[i], shell_r[k], shell_foot[k],
         )

@@ -191,18 +191,20 @@ def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, sett
             pv = transform(pv, tv, frame, "GSM", irbem_compatible)
         pv = np.ascontiguousarray(pv, dtype=np.float64)
         params = _params_rows(model, tv, kpf[idx] if model == "T89" else np.full(idx.size, np.nan), irbem_compatible)
-        sin2 = np.ascontiguousarray(np.broadcast_to(np.sin(np.radians(pitch)) ** 2, (idx.size, na)))
+        sin2 = np.empty((idx.size, na))  # a writable array: one compiled signature for every call
+        sin2[:] = np.sin(np.radians(pitch)) ** 2
         gx, gw = leggauss(settings["n_quad"])
         fx, fw = leggauss(settings["n_flux"])
         lm_max = 10.0 if irbem_compatible else np.inf
         n_lines = settings["n_lines"] if with_lstar else 0
         res = [np.empty((idx.size, na)) for _ in range(5)] + [np.empty((idx.size, na), np.int32), np.empty((idx.size, 3))]
+        nl = max(n_lines, 1)
 
         def run(lo, hi):
             tk.lstar_batch(
                 pv[lo:hi], sin2[lo:hi], params[lo:hi], n_lines, settings["tolerance"], settings["shell_tolerance"],
                 1.0, settings["r_max"], lm_max, bool(irbem_compatible), settings["max_steps"], gx, gw, fx, fw,
-                *[r[lo:hi] for r in res],
+                *[r[lo:hi] for r in res], np.empty((1, na, nl)), np.empty((1, na, nl, 3)),
             )
 
         nt = max(1, min(int(n_threads), idx.size))
@@ -463,35 +465,33 @@ def drift_shell(
     pos = pos.reshape(1, 3)
     if frame != "GSM":
         pos = transform(pos, t, frame, "GSM", irbem_compatible)
-    params = _params_rows(model, t.ravel(), np.array([np.nan if kp is None else float(kp)]), irbem_compatible)[0]
+    params = _params_rows(model, t.ravel(), np.array([np.nan if kp is None else float(kp)]), irbem_compatible)
     nl = settings["n_lines"]
     gx, gw = leggauss(settings["n_quad"])
     fx, fw = leggauss(settings["n_flux"])
-    sin2 = np.array([np.sin(np.radians(float(pa))) ** 2])
-    outs = [np.full(1, np.nan) for _ in range(5)]
-    flag = np.zeros(1, np.int32)
-    scal = np.full(3, np.nan)
-    shell_r = np.full((1, nl), np.nan)
-    shell_foot = np.full((1, nl, 2), np.nan)
-    w = tk.new_work(settings["max_steps"])
-    ws = tk.new_work(settings["max_steps"])
-    tk.lstar_point(
-        pos[0, 0], pos[0, 1], pos[0, 2], sin2, params, nl, settings["tolerance"], settings["shell_tolerance"], 1.0,
-        settings["r_max"], 10.0 if irbem_compatible else np.inf, bool(irbem_compatible), settings["max_steps"], gx, gw, fx, fw,
-        w, ws,
-        *outs, flag, scal, shell_r, shell_foot,
+    sin2 = np.array([[np.sin(np.radians(float(pa))) ** 2]])
+    outs = [np.full((1, 1), np.nan) for _ in range(5)]
+    flag = np.zeros((1, 1), np.int32)
+    scal = np.full((1, 3), np.nan)
+    shell_r = np.full((1, 1, nl), np.nan)
+    shell_foot = np.full((1, 1, nl, 3), np.nan)
+    tk.lstar_batch(
+        np.ascontiguousarray(pos), sin2, params, nl, settings["tolerance"], settings["shell_tolerance"], 1.0,
+        settings["r_max"], 10.0 if irbem_compatible else np.inf, bool(irbem_compatible), settings["max_steps"],
+        gx, gw, fx, fw, *outs, flag, scal, shell_r, shell_foot,
     )
-    if flag[0] != 0:
-        shell_r[:] = np.nan
-        shell_foot[:] = np.nan
-    tilt = params[1]
-    r = shell_r[0]
+    outs = [o[0] for o in outs]
+    flag = flag[0]
+    shell_r = shell_r[0]
+    shell_foot = shell_foot[0]
+    tilt = params[0, 1]
     if flag[0] == 0:
-        # meridians are uniform in SM azimuth from where the particle's own line crosses the SM equator
-        phis = _first_meridian(pos[0], params, settings) + 2 * np.pi * np.arange(nl) / nl
+        r = shell_r[0]
+        phis = shell_foot[0, :, 2]
         xs, ys = r * np.cos(phis), r * np.sin(phis)
         eq = np.stack([xs * np.cos(tilt), ys, -xs * np.sin(tilt)], -1)
     else:
+        shell_foot[:] = np.nan
         eq = np.full((nl, 3), np.nan)
     lat = 90.0 - np.degrees(shell_foot[0, :, 0])
     fmlt = (12.0 + np.degrees(shell_foot[0, :, 1]) / 15.0) % 24.0
@@ -508,13 +508,3 @@ def drift_shell(
         attrs={"field_model": model, "n_lines": nl},
     )
 
-
-def _first_meridian(pos_gsm, params, settings):
-    """SM azimuth where the field line through ``pos_gsm`` crosses the SM equatorial plane."""
-    from . import _tracekernels as tk
-
-    w = tk.new_work(settings["max_steps"])
-    n, _, _ = tk.trace_line(pos_gsm[0], pos_gsm[1], pos_gsm[2], params, False, 0.0, settings["tolerance"], 1.0,
-                            settings["r_max"], settings["max_steps"], w)
-    found, _, phi = tk._sm_equator_crossing(n, w, params[1])
-    return phi if found else np.arctan2(pos_gsm[1], pos_gsm[0] * np.cos(params[1]) - pos_gsm[2] * np.sin(params[1]))
