@@ -32,11 +32,11 @@ def match_indices(times, epochs, n_side, step, tolerance):  # pragma: no cover -
     ``times`` (int64 ns, strictly increasing), ``epochs`` (int64 ns). Lag ``k`` (``-n_side..n_side``)
     of an epoch takes the sample nearest to ``epoch + k * step`` (exact tie: the earlier sample). One
     binary search per epoch, then pointer walks forwards and backwards over the lag times. Returns an
-    int64 array ``(n_epochs, 2 * n_side + 1)``.
+    int32 array ``(n_epochs, 2 * n_side + 1)`` (fewer than 2**31 samples).
     """
     n = times.shape[0]
     nl = 2 * n_side + 1
-    out = np.full((epochs.shape[0], nl), -1, np.int64)
+    out = np.full((epochs.shape[0], nl), -1, np.int32)
     for e in range(epochs.shape[0]):
         x = epochs[e]
         first = np.searchsorted(times, x)  # first index with times[i] >= x
@@ -250,7 +250,7 @@ def _bootstrap_ci(sample, m, n_boot, ci_mode, q_low, q_high, seed, res):  # prag
 def sea_stats(y, idx, n_boot, ci_mode, q_low, q_high, seeds):  # pragma: no cover - compiled
     """Per-lag statistics of a superposed epoch analysis.
 
-    ``y`` (n_comp, n_time) float64; ``idx`` (n_epochs, n_lags) int64 from :func:`match_indices`
+    ``y`` (n_comp, n_time) float64; ``idx`` (n_epochs, n_lags) int32 from :func:`match_indices`
     (-1: no sample). Returns (n_comp, n_stat, n_lags) float64 with rows mean, median, q25, q75,
     count and, when ``ci_mode`` is 1 (median) or 2 (mean), ci_low, ci_high (NaN for <= 2 values),
     bootstrapped with ``n_boot`` resamples seeded by ``seeds[lag]``. NaN values are ignored; a lag

@@ -92,6 +92,8 @@ class _Plan:
                 f"{name}: the time coordinate {self.tdim!r} must be strictly increasing (sort it and drop duplicates)"
             )
         times = np.asarray(index.values).astype("datetime64[ns]", copy=False).view(np.int64)
+        if times.size >= 2**31:  # sample indices are int32 (halves the memory of the epoch x lag index)
+            raise InputError(f"{name}: more than 2**31 samples along {self.tdim!r}; select a time range first")
         if times.size < 2:
             raise InputError(f"{name}: at least 2 samples along {self.tdim!r} are needed, got {times.size}")
         if delta is None:
@@ -144,7 +146,7 @@ class _Plan:
             return da, self.idx
         valid = self.idx >= 0
         needed, inverse = np.unique(self.idx[valid], return_inverse=True)
-        local = np.full(self.idx.shape, -1, np.int64)
+        local = np.full(self.idx.shape, -1, np.int32)
         local[valid] = inverse
         sub = da.isel({self.tdim: needed})  # lazy: only chunks holding window samples enter the graph
         return sub, local
@@ -413,7 +415,7 @@ def superposed_epoch_2d(
     if _is_dask(da) or _is_dask(yda):
         valid = plan.idx >= 0
         needed, inverse = np.unique(plan.idx[valid], return_inverse=True)
-        idx = np.full(plan.idx.shape, -1, np.int64)
+        idx = np.full(plan.idx.shape, -1, np.int32)
         idx[valid] = inverse
         data = da.isel({tdim: needed}).chunk({d: -1 for d in da.dims})
         yv = yda.isel({tdim: needed}) if y_has_time else yda
