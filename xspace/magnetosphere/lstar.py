@@ -114,7 +114,7 @@ def _as_dataarray_position(position) -> xr.DataArray:
             )
         units = str(position.attrs.get("UNITS", position.attrs.get("units", ""))).strip().lower()
         if units == "km":
-            position = position / R_E_KM
+            position = position.astype(np.float64) / R_E_KM
         return position
     try:
         arr = np.asarray(position, dtype=np.float64)
