@@ -11,8 +11,10 @@ Algorithms (why they are fast):
 - bootstrap of the median: the lag's sample is sorted once; the resample's middle order statistics
   (positions in the sorted sample) are drawn directly and exactly from their distribution (a Beta
   variate and a uniform, see :func:`boot_median_positions`) instead of drawing n values and sorting;
-- association counts: two pointers moving forward through the sorted second series per lag;
-  per-lag histograms of the per-event counts feed a multinomial bootstrap (see ``assoc.py``).
+- association counts: two pointers moving forward through the sorted second series per lag, keeping
+  per lag the histogram of the per-event numbers;
+- association bootstrap: a resampled total is ``sum_c c * N_c`` with ``N`` multinomial over the few
+  distinct per-event numbers, drawn as conditional binomials (a CDF table for the large one).
 """
 
 from __future__ import annotations
