@@ -114,8 +114,12 @@ def _step_range(t):
 
 
 def _cadence_ns(t: np.ndarray, dim) -> float:
+    """Median time step (ns); a one-pass check first, as exactly regular series are common."""
     if t.size < 2:
         raise InputError(f"time dimension {dim!r}: at least 2 samples are needed to know the cadence")
+    _, lo, hi = _step_range(t)
+    if lo == hi:
+        return float(lo)
     return float(np.median(np.diff(t)))
 
 
@@ -456,6 +460,9 @@ def interp_like(obj, other, method: str = "linear", max_gap=None, gap_factor: fl
     if isinstance(other, (xr.DataArray, xr.Dataset)):
         odim = time_dim(other, name="argument 'other'")
         target = np.asarray(other[odim].values).astype("datetime64[ns]")
+    elif isinstance(other, np.ndarray) and other.dtype.kind == "M":
+        odim = dim
+        target = np.atleast_1d(other).astype("datetime64[ns]", copy=False)
     else:
         odim = dim
         target = as_datetime64(other, "other")
@@ -468,7 +475,7 @@ def interp_like(obj, other, method: str = "linear", max_gap=None, gap_factor: fl
     hist = f"xspace.analysis.signal.interp_like(method={method!r})"
     new_t = xr.DataArray(target, dims=odim)
     if (isinstance(obj, xr.DataArray) and not _is_dask(obj.data) and method != "cubic" and _numeric(obj)
-            and (dst.size < 2 or np.all(np.diff(dst) >= 0))):
+            and (dst.size < 2 or _step_range(dst)[1] >= 0)):
         return _interp_fast(obj, dim, odim, src, dst, target, gap, method, period, hist)
     left = np.searchsorted(src, dst, "right") - 1
     exact = (left >= 0) & (src[np.clip(left, 0, n - 1)] == dst)
