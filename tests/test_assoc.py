@@ -70,9 +70,10 @@ def test_counts_asymptote_expected_match_reference():
     np.testing.assert_array_equal(res.lag.values, lags)
     peak = res.lag.values[int(np.argmax(res.n_assoc.values))] / H
     assert 0 <= peak <= 4  # series 2 follows series 1 by 0-4 h
-    # a DataArray of times and unsorted input give the same
-    res2 = association(xr.DataArray(t1[::-1]), t2, lags, np.timedelta64(1, "h"))
+    # a DataArray of times (numpy- or dask-backed) and unsorted input give the same
+    res2 = association(xr.DataArray(t1[::-1]), xr.DataArray(t2).chunk(50), lags, np.timedelta64(1, "h"))
     np.testing.assert_array_equal(res2.n_assoc.values, total)
+    np.testing.assert_array_equal(association(t1, t2, [str(x) + "h" for x in range(-24, 25)], 3600).n_assoc, total)
 
 
 def test_window_is_closed_on_both_ends():

@@ -528,6 +528,13 @@ def test_real_stream_interface_sea(qd, shared_data):
     assert 0 < lag_h[int(np.argmin(med["Dst"].values))] <= 48
     ci = res["velo"].sel(statistic=["ci_low", "ci_high"])
     assert (ci.sel(statistic="ci_low") <= med["velo"]).all() and (med["velo"] <= ci.sel(statistic="ci_high")).all()
+    # the same file opened lazily (dask): same events, same result including the bootstrap CI
+    lazy = xspace.open_netcdf(shared_data / "omni" / QD_NAME, chunks={"UTC": 2000})[["velo", "Kp", "Dst"]]
+    ev_lazy = sea.find_events(lazy["velo"], jump >= 100, "96h", rank=jump, at="all")
+    np.testing.assert_array_equal(ev_lazy.values, ev.values)
+    res_lazy = lazy.space.sea(ev, "3D", "1h", ci=0.95, seed=0)
+    assert isinstance(res_lazy["Dst"].data, dsa.Array)
+    xr.testing.assert_allclose(res_lazy.compute(), res)
 
 
 def test_demo_step_prints_table_and_writes_figures(tmp_path, capsys):
