@@ -401,6 +401,12 @@ def test_sea_compare_two_sided_pvalues():
     assert ks.p_value[6] < 0.01  # shifted by 1 sigma with 25-30 samples
     with pytest.raises(InputError, match="'test'"):
         sea.sea_compare(A, B, "t")
+    # the (result, matrix) tuples of return_matrix=True are accepted; identical SEAs give p = 1
+    da = hourly(300, seed=9)
+    pair = sea.superposed_epoch(da, T0 + np.arange(20, 280, 13) * H, "4h", return_matrix=True)
+    same = sea.sea_compare(pair, pair, "ks")
+    np.testing.assert_allclose(same.p_value.values, 1.0)
+    np.testing.assert_array_equal(same.n_a.values, pair[0].sel(statistic="count").values)
 
 
 # ------------------------------------------------------------------------------ epoch helpers

@@ -481,9 +481,10 @@ def sea_compare(a: xr.DataArray, b: xr.DataArray, test: str = "ks") -> xr.Datase
 
     Parameters
     ----------
-    a, b : DataArray
+    a, b : DataArray or tuple
         Epoch x lag matrices as returned by ``superposed_epoch(..., return_matrix=True)`` (dimensions
-        ``epoch`` and ``lag``, plus any others, equal in both). Loaded into memory.
+        ``epoch`` and ``lag``, plus any others, equal in both), or the ``(result, matrix)`` tuples that
+        call returns. Loaded into memory.
     test : {"ks", "mannwhitney"}
         Two-sample Kolmogorov-Smirnov or Mann-Whitney U test, both two-sided (p-values are those of
         :func:`scipy.stats.ks_2samp` / :func:`scipy.stats.mannwhitneyu` with
@@ -507,6 +508,8 @@ def sea_compare(a: xr.DataArray, b: xr.DataArray, test: str = "ks") -> xr.Datase
     """
     from scipy import stats
 
+    a = a[1] if isinstance(a, tuple) and len(a) == 2 else a
+    b = b[1] if isinstance(b, tuple) and len(b) == 2 else b
     for nm, m in (("a", a), ("b", b)):
         if not isinstance(m, xr.DataArray) or "epoch" not in m.dims or "lag" not in m.dims:
             raise InputError(f"argument {nm!r}: an (epoch, lag) matrix DataArray is expected (use return_matrix=True)")
