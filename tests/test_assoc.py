@@ -179,6 +179,14 @@ def test_real_kp_onsets_vs_dst_minima(shared_data):
     assert res.n_assoc.values[peak] > 3 * asym
     assert res.confidence_above_asymptote.values[peak] == 100.0
     assert res.ci_low.values[peak] > asym
+    # bootstrap against a naive numpy resampling of the per-onset numbers
+    nrng = np.random.default_rng(4)
+    for k in (0, 40, peak, 100, 144):
+        sums = np.sort(n_assoc[k][nrng.integers(0, n_assoc.shape[1], (5000, n_assoc.shape[1]))].sum(axis=1))
+        lo, hi = np.percentile(sums, [2.5, 97.5])
+        tol = max(0.15 * (hi - lo), 1.0)
+        assert abs(res.ci_low.values[k] - lo) <= tol and abs(res.ci_high.values[k] - hi) <= tol
+        assert abs(res.confidence_above_asymptote.values[k] - (100 - value_percentile(list(sums), asym))) < 6
 
 
 def test_binomial_samplers_of_the_bootstrap_kernel():

@@ -534,6 +534,16 @@ def test_real_stream_interface_sea(qd, shared_data):
     assert 0 < lag_h[int(np.argmin(med["Dst"].values))] <= 48
     ci = res["velo"].sel(statistic=["ci_low", "ci_high"])
     assert (ci.sel(statistic="ci_low") <= med["velo"]).all() and (med["velo"] <= ci.sel(statistic="ci_high")).all()
+    # the bootstrap CI of the median against a naive numpy bootstrap (20000 resamples), within
+    # Monte Carlo noise: a quarter of the CI width or one speed unit (velo is integer km/s)
+    nrng = np.random.default_rng(17)
+    for k in (0, 60, 72, 84, 144):
+        x = mat["velo"].values[:, k]
+        x = x[~np.isnan(x)]
+        meds = np.median(x[nrng.integers(0, x.size, (20000, x.size))], axis=1)
+        lo, hi = np.percentile(meds, [2.5, 97.5])
+        got = ci.values[:, k]
+        assert abs(got[0] - lo) <= max(0.25 * (hi - lo), 1.0) and abs(got[1] - hi) <= max(0.25 * (hi - lo), 1.0)
     # the same file opened lazily (dask): same events, same result including the bootstrap CI
     lazy = xspace.open_netcdf(shared_data / "omni" / QD_NAME, chunks={"UTC": 2000})[["velo", "Kp", "Dst"]]
     ev_lazy = sea.find_events(lazy["velo"], jump >= 100, "96h", rank=jump, at="all")
