@@ -209,27 +209,30 @@ def interp_sorted(src, dst, data, max_gap, method, period):  # pragma: no cover 
     n = src.shape[0]
     nq = dst.shape[0]
     m = data.shape[1]
-    out = np.full((nq, m), np.nan)
+    out = np.empty((nq, m))
     j = 0
     half = 0.5 * period
     for i in range(nq):
         tq = dst[i]
         while j + 1 < n and src[j + 1] <= tq:
             j += 1
-        if n == 0 or src[j] > tq:
-            continue
-        if src[j] == tq:
+        k = -1  # sample to copy; -2: interpolate between j and j + 1
+        w = 0.0
+        if n > 0 and src[j] <= tq:
+            if src[j] == tq:
+                k = j
+            elif j + 1 < n and src[j + 1] - src[j] <= max_gap:
+                w = (tq - src[j]) / (src[j + 1] - src[j])
+                if method == 0:
+                    k = -2
+                elif method == 2 and w > 0.5:
+                    k = j + 1
+                else:
+                    k = j
+        if k == -1:
             for c in range(m):
-                v = data[j, c]
-                out[i, c] = v % period if period > 0 else v
-            continue
-        if j + 1 >= n:
-            continue
-        span = src[j + 1] - src[j]
-        if span > max_gap:
-            continue
-        w = (tq - src[j]) / span
-        if method == 0:
+                out[i, c] = np.nan
+        elif k == -2:
             for c in range(m):
                 a = data[j, c]
                 d = data[j + 1, c] - a
@@ -239,7 +242,6 @@ def interp_sorted(src, dst, data, max_gap, method, period):  # pragma: no cover 
                 else:
                     out[i, c] = a + w * d
         else:
-            k = j + 1 if (method == 2 and w > 0.5) else j
             for c in range(m):
                 v = data[k, c]
                 out[i, c] = v % period if period > 0 else v
