@@ -130,8 +130,9 @@ def association(
     totals, hist = assoc_counts(t1, t2, lag, w, max_count)
 
     left, right = int(np.round(nl * 0.2)), int(np.round(nl * 0.8))
-    with np.errstate(invalid="ignore"):
-        asympt = float(np.mean([np.mean(totals[:left]) if left else np.nan, np.mean(totals[right:])]))
+    # PoPPy's asymptote; NaN when there are too few lags for the outer 20 % to hold any
+    outer_l, outer_r = totals[:left], totals[right:]
+    asympt = float((outer_l.mean() + outer_r.mean()) / 2) if outer_l.size and outer_r.size else float("nan")
 
     # PoPPy's expectation for independent series over the overlap of the two (shifted) series
     start = np.maximum(t1[0] + lag, t2[0]) - w
@@ -149,6 +150,8 @@ def association(
     }
     if n_boot is not None:
         low, high, above = _bootstrap(hist, n1, int(n_boot), ci, asympt, np.random.default_rng(seed))
+        if not np.isfinite(asympt):
+            above[:] = np.nan
         data["ci_low"] = ("lag", low, {"long_name": f"{ci:.0%} bootstrap confidence limit (low)"})
         data["ci_high"] = ("lag", high, {"long_name": f"{ci:.0%} bootstrap confidence limit (high)"})
         data["confidence_above_asymptote"] = (
