@@ -642,7 +642,7 @@ def deriv(obj, max_gap=None, gap_factor: float = DEFAULT_GAP_FACTOR):
 
     if isinstance(obj, xr.DataArray):
         return one(obj)
-    out = obj.copy()
+    out = obj.copy(deep=False)
     for k, v in obj.data_vars.items():
         if dim in v.dims and _numeric(v):
             out[k] = one(v)
@@ -1164,7 +1164,7 @@ def _filter(obj, btype, freqs, order, zero_phase, gap_factor, rtol, hist):
                 parts.append(dsa.map_overlap(_filter_block, seg, depth=d, boundary="none", sos=sos,
                                              zero_phase=zero_phase, dtype=np.float64))
             out = dsa.moveaxis(dsa.concatenate(parts, axis=0) if len(parts) > 1 else parts[0], 0, axis)
-        res = v.copy(data=out)
+        res = v.copy(deep=False, data=out)
         res.attrs = derived_attrs(v.attrs, keep=KEEP_SAME_DIMS, history=hist,
                                   CATDESC=f"{v.attrs.get('CATDESC', v.name if v.name is not None else 'data')}, "
                                           f"{btype} filtered")
@@ -1172,7 +1172,7 @@ def _filter(obj, btype, freqs, order, zero_phase, gap_factor, rtol, hist):
 
     if isinstance(obj, xr.DataArray):
         return one(obj)
-    out = obj.copy()
+    out = obj.copy(deep=False)
     for k, v in obj.data_vars.items():
         out[k] = one(v)
     out.attrs = add_history(dict(obj.attrs), hist)
