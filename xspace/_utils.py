@@ -28,9 +28,15 @@ def as_timedelta(value: Any, name: str = "value") -> np.timedelta64:
     np.timedelta64(259200000000000,'ns')
     >>> as_timedelta(90)
     np.timedelta64(90000000000,'ns')
+    >>> as_timedelta(np.timedelta64(2, "h"))
+    np.timedelta64(7200000000000,'ns')
     """
     import pandas as pd
 
+    if isinstance(value, np.timedelta64):  # numpy counts timedelta64 as an integer type: test it first
+        if np.isnat(value):
+            raise InputError(f"argument {name!r}: a duration is required, got NaT")
+        return value.astype("timedelta64[ns]")
     try:
         if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
             if not np.isfinite(value):

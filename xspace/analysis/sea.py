@@ -56,12 +56,7 @@ def _ns(td: np.timedelta64) -> int:
 
 
 def _duration_ns(value: Any, name: str) -> int:
-    """A duration argument in integer nanoseconds (numpy timedelta64 is an integer subclass, so it is
-    handled before :func:`as_timedelta`, which reads plain numbers as seconds)."""
-    if isinstance(value, np.timedelta64):
-        if np.isnat(value):
-            raise InputError(f"argument {name!r}: a duration is required, got NaT")
-        return _ns(value)
+    """A duration argument in integer nanoseconds."""
     return _ns(as_timedelta(value, name))
 
 
