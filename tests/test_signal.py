@@ -609,3 +609,14 @@ def test_deriv_on_dataset(ace_b):
     assert out.B.attrs["UNITS"] == "nT/s" and float(out.const) == 1.0
     np.testing.assert_allclose(out.B.values, signal.deriv(ace_b).values)
     np.testing.assert_allclose(out.B.values[1:-1], (ace_b.values[2:] - ace_b.values[:-2]) / 7200.0, rtol=1e-12)
+
+
+def test_demo_step_signal_prints_real_numbers(tmp_path, capsys, ace_b, psp_b):
+    from xspace.demo import STEPS, step_signal
+
+    assert step_signal in STEPS
+    step_signal(tmp_path)
+    out = capsys.readouterr().out
+    assert f"PSP B: {psp_b.sizes['epoch_mag_RTN_1min']} samples, 2 gaps" in out
+    first = ace_b.values[:6].mean(axis=0)  # the first 6-hour bin, from cdflib
+    assert "03:00 (" + ", ".join(f"{x:.2f}" for x in first) + ")" in out
