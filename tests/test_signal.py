@@ -620,3 +620,27 @@ def test_demo_step_signal_prints_real_numbers(tmp_path, capsys, ace_b, psp_b):
     assert f"PSP B: {psp_b.sizes['epoch_mag_RTN_1min']} samples, 2 gaps" in out
     first = ace_b.values[:6].mean(axis=0)  # the first 6-hour bin, from cdflib
     assert "03:00 (" + ", ".join(f"{x:.2f}" for x in first) + ")" in out
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), chunk=st.integers(1, 60), cadence_s=st.sampled_from([5, 17, 60]))
+def test_bin_mean_dask_any_chunking_with_gaps(seed, chunk, cadence_s):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 150))
+    steps = rng.integers(1, 8, n).astype(float)
+    steps[rng.random(n) < 0.05] += 120  # gaps: empty bins, some at chunk edges
+    t = T0 + (np.cumsum(steps) * 1e9).astype("timedelta64[ns]")
+    x = rng.normal(size=(n, 2))
+    x[rng.random((n, 2)) < 0.1] = np.nan
+    da = xr.DataArray(x, dims=("Epoch", "c"), coords={"Epoch": t})
+    ref = signal.bin_mean(da, cadence_s)
+    out = signal.bin_mean(da.chunk({"Epoch": chunk}), cadence_s)
+    centres, vals, counts = reference_bins(t, x, cadence_s * 10**9, "mean")
+    np.testing.assert_array_equal(ref.Epoch.values, centres)
+    np.testing.assert_allclose(ref.values, vals, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(out.values, ref.values, rtol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(out["count"].values, counts)
