@@ -100,6 +100,40 @@ def test_k_conserved_and_same_lstar_from_any_point_of_the_shell(model, kp):
     np.testing.assert_allclose(float(other.K), float(sh.K), rtol=2e-5)
 
 
+@pytest.mark.parametrize("model, kp", [("IGRF", None), ("T89", 3.0)])
+def test_flux_against_independent_cap_integration(model, kp):
+    """L* from the kernel's flux (spectral in the equatorial azimuth, with the footpoint Jacobian)
+    vs an independent integral: the shell's 48 footpoints joined by a periodic spline in footpoint
+    longitude, -B_r of the public field function integrated over the cap on a fine grid."""
+    from scipy.interpolate import CubicSpline
+
+    from xspace.magnetosphere.field import total_field
+
+    p0 = np.array([-3.0, -4.5, 0.8])
+    sh = drift_shell(T0, p0, pitch_angle=70, model=model, kp=kp, n_lines=48)
+    prm = make_field_params(model, T0, kp)
+    tilt, b0 = prm[1], prm[2]
+    th_f = np.radians(90 - sh.foot_latitude.values)
+    ph_f = np.radians(15 * sh.foot_mlt.values - 180)
+    o = np.argsort(ph_f)
+    ph, th = ph_f[o], th_f[o]
+    boundary = CubicSpline(np.append(ph, ph[0] + 2 * np.pi), np.append(th, th[0]), bc_type="periodic")
+    n_phi = 360
+    phg = ph[0] + (np.arange(n_phi) + 0.5) * 2 * np.pi / n_phi
+    x, wq = np.polynomial.legendre.leggauss(24)
+    tb = boundary(phg)[:, None]
+    thq = 0.5 * tb * (x + 1)
+    u = np.stack([np.sin(thq) * np.cos(phg)[:, None], np.sin(thq) * np.sin(phg)[:, None], np.cos(thq)], -1)
+    c, s = np.cos(tilt), np.sin(tilt)
+    ug = np.stack([u[..., 0] * c + u[..., 2] * s, u[..., 1], -u[..., 0] * s + u[..., 2] * c], -1).reshape(-1, 3)
+    br = np.sum(total_field(model, T0, ug, kp=kp) * ug, -1).reshape(thq.shape)
+    flux = np.sum((-br * np.sin(thq)) @ wq * 0.5 * tb[:, 0]) * 2 * np.pi / n_phi
+    expected = 2 * np.pi * b0 / flux
+    got = float(lstar(T0, p0, pitch_angle=70, model=model, kp=kp).Lstar)
+    np.testing.assert_allclose(float(sh.Lstar), expected, rtol=2e-5)
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
 def _aligned_t89_params(kp):
     """T89 with zero tilt over an axial centred dipole (GSM = GEO axes): symmetric in y and z."""
     p = make_field_params("T89", T0, kp)

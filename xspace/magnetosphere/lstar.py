@@ -144,19 +144,18 @@ def _as_dataarray_like(value, name, lead_dims, kind):
 
 # ----------------------------------------------------------------------------- block computation
 def _params_rows(model, times, kps, irbem_compatible):
-    """Field parameter vector of each (time, kp) point; one make_field_params per distinct pair."""
-    from .field import make_field_params
+    """Field parameter vector of each (time, kp) point: one vectorised table over the distinct pairs."""
+    from .field import make_field_params_batch
 
-    t_int = times.astype("datetime64[ns]").astype(np.int64)
-    key = np.stack([t_int.astype(np.float64), np.nan_to_num(kps, nan=-1.0)], -1)
+    key = np.stack([times.astype("datetime64[ns]").astype(np.int64), np.nan_to_num(kps, nan=-1.0).view(np.int64)], -1)
     uniq, inv = np.unique(key, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    rows = []
-    for tv, kv in uniq:
-        rows.append(
-            make_field_params(model, np.datetime64(int(tv), "ns"), None if kv < 0 else float(kv), irbem_compatible)
-        )
-    return np.ascontiguousarray(np.asarray(rows)[inv])
+    t_u = uniq[:, 0].astype("datetime64[ns]")
+    kp_u = np.ascontiguousarray(uniq[:, 1]).view(np.float64)
+    table = make_field_params_batch(model, t_u, kp_u if model == "T89" else None, irbem_compatible)
+    return np.ascontiguousarray(table[inv.ravel()])
+
+
+_SLAB = 4096  # points per parameter table (4096 x 436 float64 = 14 MB)
 
 
 def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, settings, n_threads, with_lstar):
@@ -183,40 +182,43 @@ def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, sett
         valid &= np.isfinite(kpf) & (kpf >= 0) & (kpf <= 9)
     idx = np.nonzero(valid)[0]
     if idx.size:
-        tv = t[idx]
-        pv = pos[idx]
-        if frame != "GSM":
-            from .coords import transform
-
-            pv = transform(pv, tv, frame, "GSM", irbem_compatible)
-        pv = np.ascontiguousarray(pv, dtype=np.float64)
-        params = _params_rows(model, tv, kpf[idx] if model == "T89" else np.full(idx.size, np.nan), irbem_compatible)
-        sin2 = np.empty((idx.size, na))  # a writable array: one compiled signature for every call
-        sin2[:] = np.sin(np.radians(pitch)) ** 2
         gx, gw = leggauss(settings["n_quad"])
         fx, fw = leggauss(settings["n_flux"])
         lm_max = 10.0 if irbem_compatible else np.inf
         n_lines = settings["n_lines"] if with_lstar else 0
-        res = [np.empty((idx.size, na)) for _ in range(5)] + [np.empty((idx.size, na), np.int32), np.empty((idx.size, 3))]
         nl = max(n_lines, 1)
+        for s0 in range(0, idx.size, _SLAB):
+            sl = idx[s0 : s0 + _SLAB]
+            m = sl.size
+            tv = t[sl]
+            pv = pos[sl]
+            if frame != "GSM":
+                from .coords import transform
 
-        def run(lo, hi):
-            tk.lstar_batch(
-                pv[lo:hi], sin2[lo:hi], params[lo:hi], n_lines, settings["tolerance"], settings["shell_tolerance"],
-                1.0, settings["r_max"], lm_max, bool(irbem_compatible), settings["max_steps"], gx, gw, fx, fw,
-                *[r[lo:hi] for r in res], np.empty((1, na, nl)), np.empty((1, na, nl, 3)),
-            )
+                pv = transform(pv, tv, frame, "GSM", irbem_compatible)
+            pv = np.ascontiguousarray(pv, dtype=np.float64)
+            params = _params_rows(model, tv, kpf[sl] if model == "T89" else np.full(m, np.nan), irbem_compatible)
+            sin2 = np.empty((m, na))  # a writable array: one compiled signature for every call
+            sin2[:] = np.sin(np.radians(pitch)) ** 2
+            res = [np.empty((m, na)) for _ in range(5)] + [np.empty((m, na), np.int32), np.empty((m, 3))]
 
-        nt = max(1, min(int(n_threads), idx.size))
-        if nt == 1:
-            run(0, idx.size)
-        else:
-            # interleaved small batches balance the load (L* cost varies from point to point)
-            bounds = np.linspace(0, idx.size, min(idx.size, 8 * nt) + 1).astype(int)
-            with ThreadPoolExecutor(nt) as pool:
-                list(pool.map(lambda b: run(*b), zip(bounds[:-1], bounds[1:])))
-        for dst, src in zip((out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar), res):
-            dst[idx] = src
+            def run(lo, hi, pv=pv, sin2=sin2, params=params, res=res):
+                tk.lstar_batch(
+                    pv[lo:hi], sin2[lo:hi], params[lo:hi], n_lines, settings["tolerance"], settings["shell_tolerance"],
+                    1.0, settings["r_max"], lm_max, bool(irbem_compatible), settings["max_steps"], gx, gw, fx, fw,
+                    *[r[lo:hi] for r in res], np.empty((1, na, nl)), np.empty((1, na, nl, 3)),
+                )
+
+            nt = max(1, min(int(n_threads), m))
+            if nt == 1:
+                run(0, m)
+            else:
+                # several small batches per thread balance the load (L* cost varies from point to point)
+                bounds = np.linspace(0, m, min(m, 8 * nt) + 1).astype(int)
+                with ThreadPoolExecutor(nt) as pool:
+                    list(pool.map(lambda b: run(*b), zip(bounds[:-1], bounds[1:])))
+            for dst, src in zip((out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar), res):
+                dst[sl] = src
     # K in R_E G^0.5 (the community unit: IRBEM, SpacePy); the kernel works in nT
     out_k = out_k / np.sqrt(1e5)
     outs = [a.reshape(shape + (na,)) for a in (out_lstar, out_lm, out_k, out_i, out_bm, out_flag)]
