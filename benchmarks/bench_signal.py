@@ -9,6 +9,7 @@ a straightforward numpy version), then the dask scaling of a low-pass filter on 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -63,7 +64,8 @@ def main():
     t = np.datetime64("2020-01-01", "ns") + (np.arange(N) * (1e9 / FS)).astype("timedelta64[ns]")
     x = np.cumsum(rng.normal(size=N))
     da = xr.DataArray(x, dims="Epoch", coords={"Epoch": t}, attrs={"UNITS": "nT"})
-    print(f"{N:,} samples at {FS} Hz")
+    print(f"{N:,} samples at {FS} Hz; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(other processes skew the dask scaling figure)")
 
     # warm-up: numba compilation / caches, not timed
     small = da.isel(Epoch=slice(0, 5000))
