@@ -326,3 +326,29 @@ def test_field_aligned_matrix_rgeo_dask_lazy(hope_position):
                                                    position=hope_position.chunk({"Epoch_Ion": 30})))
     assert isinstance(out.data, dsa.Array)
     np.testing.assert_allclose(out.values, ref.values, atol=1e-12)
+
+
+def test_fac_reference_from_position_in_another_frame():
+    """rgeo/phigeo built in GEO from a GEO position and rotated into B's GSE frame (SPEDAS semantics)."""
+    from xspace.magnetosphere.coords import transform
+
+    t = np.array(["2020-03-01T00:00", "2020-03-01T06:00", "2020-03-01T12:00"], "datetime64[ns]")
+    pos_geo = np.array([[5.0, 1.0, 0.5], [0.0, 5.0, 1.0], [-4.0, -2.0, 1.0]])
+    B = xr.DataArray([[1.0, 2.0, 30.0], [3, -2, 25], [0.5, 0.5, 20]], dims=("Epoch", "c"), coords={"Epoch": t},
+                     attrs={"COORDINATE_SYSTEM": "GSE"})
+    P = xr.DataArray(pos_geo, dims=("Epoch", "p"), coords={"Epoch": t}, attrs={"COORDINATE_SYSTEM": "GEO"})
+    b = B.values / np.linalg.norm(B.values, axis=1, keepdims=True)
+
+    def perp_unit(v):
+        p = v - (v * b).sum(1, keepdims=True) * b
+        return p / np.linalg.norm(p, axis=1, keepdims=True)
+
+    azimuth_gse = transform(np.stack([-pos_geo[:, 1], pos_geo[:, 0], np.zeros(3)], -1), t, "GEO", "GSE")
+    np.testing.assert_allclose(frames.field_aligned_matrix(B, "phigeo", position=P).values[:, 1, :], perp_unit(azimuth_gse),
+                               atol=1e-12)
+    radial_gse = transform(pos_geo, t, "GEO", "GSE")
+    np.testing.assert_allclose(frames.field_aligned_matrix(B, "rgeo", position=P).values[:, 0, :], perp_unit(radial_gse),
+                               atol=1e-12)
+    # without frame attributes the position is taken in B's frame
+    same = frames.field_aligned_matrix(B.drop_attrs(), "phigeo", position=P.drop_attrs()).values[:, 1, :]
+    np.testing.assert_allclose(same, perp_unit(np.stack([-pos_geo[:, 1], pos_geo[:, 0], np.zeros(3)], -1)), atol=1e-12)

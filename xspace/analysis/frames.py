@@ -97,12 +97,35 @@ def _fac_inputs(B, reference, position, background, component_dim):
         if pcomp != comp:
             pos = pos.rename({pcomp: comp})
         pos = pos.drop_vars([k for k in pos.coords if k != tdim], errors="ignore")
+        frame_b, frame_p = _frame_or_none(B), _frame_or_none(position)
+        rotate_to_b = frame_b is not None and frame_p is not None
+        if rotate_to_b and frame_p != "GEO":
+            # SPEDAS rgeo/phigeo: the radial/azimuthal directions are those of GEO
+            pos = _transform(pos, "GEO", frame_p)
         if ref in ("phigeo", "mphigeo"):
             x, y = pos.isel({comp: 0}), pos.isel({comp: 1})
             pos = xr.concat([-y, x, xr.zeros_like(x)], dim=comp).transpose(*pos.dims)
         r = -pos if ref.startswith("m") else pos
+        if rotate_to_b and frame_b != "GEO":
+            r = _transform(r, frame_b, "GEO")
     bg = _one_chunk(bg.transpose(..., comp), comp)
     return bg, _one_chunk(r, comp), comp, tdim, reference_is_y
+
+
+def _frame_or_none(da):
+    """The coordinate frame named by a variable's ISTP attributes, or None when they name none."""
+    from ..magnetosphere.coords import frame_of
+
+    try:
+        return frame_of(da)
+    except InputError:
+        return None
+
+
+def _transform(da, to, from_frame):
+    from ..magnetosphere.coords import transform_dataarray
+
+    return transform_dataarray(da, to, from_frame=from_frame)
 
 
 def _one_chunk(x, dim):
@@ -140,8 +163,11 @@ def field_aligned_matrix(B, reference: str = "xgse", position=None, background=N
         x-axis of whatever frame B is in").
     position : DataArray (time, 3), optional
         Spacecraft position, required for ``rgeo``/``phigeo`` and their opposites, interpolated
-        linearly onto B's times if needed. It must be **in the same frame as B**: the coordinate
-        transforms of :mod:`xspace.magnetosphere` are not applied here yet.
+        linearly onto B's times if needed. When both B and the position name their frames in their
+        ISTP attributes (``COORDINATE_SYSTEM``, a frame suffix or ``CATDESC``, see
+        :func:`xspace.magnetosphere.coords.frame_of`), the radial/azimuthal reference is built in GEO
+        (as SPEDAS does) and rotated into B's frame with :mod:`xspace.magnetosphere.coords`; when
+        either frame is unknown the position is taken to be in B's frame.
     background : None, duration, int or DataArray
         The field defining ``z``: ``None`` → B itself; a duration (``"10min"``) or a number of
         samples → the running mean of B over that window; a DataArray → that field (interpolated
