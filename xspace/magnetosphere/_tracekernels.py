@@ -71,7 +71,7 @@ FLAG_INVALID_INPUT = 1  # NaN position or pitch angle outside (0, 180)
 FLAG_BELOW_SURFACE = 2  # position inside the footpoint sphere
 FLAG_OPEN_LINE = 3  # the particle's own field line does not close within r_max
 FLAG_LOSS_CONE = 4  # mirror point below the footpoint sphere (Bm larger than the footpoint field)
-FLAG_SHABANSKY = 5  # more than one B-well below Bm on the particle's line (bifurcated drift)
+FLAG_SHABANSKY = 5  # more than one B-well below Bm on the particle's line or a shell line (bifurcated drift)
 FLAG_OPEN_SHELL = 6  # a shell field line at some MLT is open: the drift shell is not closed
 FLAG_DRIFT_LOSS_CONE = 7  # at some MLT the shell's mirror point is below the footpoint sphere
 FLAG_NO_CONVERGENCE = 8  # tracing or shell root finding did not converge
@@ -83,7 +83,7 @@ FLAG_MEANINGS = {
     FLAG_BELOW_SURFACE: "position below the footpoint sphere",
     FLAG_OPEN_LINE: "open field line (does not return to Earth within r_max)",
     FLAG_LOSS_CONE: "local mirror point below the footpoint sphere (loss cone)",
-    FLAG_SHABANSKY: "Shabansky orbit: more than one magnetic-field well below Bmirr on the field line",
+    FLAG_SHABANSKY: "Shabansky orbit: more than one magnetic-field well below Bmirr on the field line or on a drift-shell line",
     FLAG_OPEN_SHELL: "drift shell not closed (an open field line at some MLT)",
     FLAG_DRIFT_LOSS_CONE: "drift loss cone: mirror point below the footpoint sphere at some MLT",
     FLAG_NO_CONVERGENCE: "tracing or drift-shell root finding did not converge",
@@ -638,6 +638,9 @@ def _shell_g(r, phi, params, equatorial, bm, i0, tol, r_foot, r_max, max_steps, 
         return np.inf, FLAG_OPEN_SHELL
     if st1 == TR_FAIL or st2 == TR_FAIL:
         return np.nan, FLAG_NO_CONVERGENCE
+    if count_wells(n, w, bm * (1.0 - 1e-9)) > 1:
+        # two separate B-wells below Bm on this shell line (dayside double minimum): the drift bifurcates
+        return np.nan, FLAG_SHABANSKY
     u_min, b_min = line_bmin(n, w, params)
     if equatorial:
         return 1.0 - b_min / bm, OK

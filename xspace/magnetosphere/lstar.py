@@ -287,6 +287,8 @@ def _invariants(time, position, frame, pitch_angle, model, kp, irbem_compatible,
         da.attrs = attrs
         data[name] = da
     ds = xr.Dataset(data)
+    if not isinstance(time, xr.DataArray) and t.ndim == 1 and t.dims[0] in ds.dims and t.dims[0] not in ds.coords:
+        ds = ds.assign_coords({t.dims[0]: t.values})  # numpy times: keep them as the coordinate
     ds = ds.assign_coords(pitch_angle=("pitch_angle", pitch, {"UNITS": "degrees", "CATDESC": "Local pitch angle"}))
     if scalar_pitch:
         ds = ds.isel(pitch_angle=0)
