@@ -15,8 +15,8 @@ from numpy.polynomial.legendre import leggauss
 
 import xspace
 from xspace.errors import FieldModelError, InputError
-from xspace.magnetosphere import drift_shell, field_line_invariants, lstar
-from xspace.magnetosphere.field import make_field_params
+from xspace.magnetosphere import drift_shell, field_line_invariants, lstar, trace_field_line
+from xspace.magnetosphere.field import make_field_params, total_field
 
 from test_trace import T0, dipole_b, dipole_i, sm_point
 
@@ -255,10 +255,28 @@ def test_flags_irbem_limit_open_shell_and_invalid():
     assert irb.flag.values.tolist() == [9, 0, 1]
     assert np.isnan(irb.Lstar.values[0]) and irb.Lm.values[0] > 10
     # nightside T89 at 10 R_E, Kp 5-: the drift shell is not closed in the model
+    bad_kp = lstar(T0, [[-4.0, 0.0, 0.0]] * 3, model="T89", kp=[np.nan, 12.0, 2.0])
+    assert bad_kp.flag.values.tolist() == [1, 1, 0]
     t89 = lstar(T0, [[-10.0, 0.0, 0.0], [-4.0, 0.0, 0.0]], model="T89", kp=4.7)
     assert t89.flag.values.tolist() == [6, 0]
     assert np.isnan(t89.Lstar.values[0]) and np.isfinite(t89.Lm.values[0])
     assert "6: drift shell not closed" in t89.flag.attrs["flag_meanings"]
+
+
+def test_shabansky_flag_matches_two_minima_on_the_traced_line():
+    """Dayside T89 (Kp 4): at 9 R_E the field line has two B minima off the equator, both below the
+    local field at the equator -> a 90-deg particle's drift bifurcates (flag 5); at 6 R_E it has one."""
+    from scipy.signal import argrelmin
+
+    for p, expected in (([9.0, 0.0, 0.0], 5), ([6.0, 0.0, 0.0], 0)):
+        line = trace_field_line(T0, p, model="T89", kp=4.0, step=0.01)
+        b = line.B.values
+        wells = b[argrelmin(b)[0]]
+        ds = lstar(T0, p, model="T89", kp=4.0)
+        b_local = np.linalg.norm(total_field("T89", T0, p, kp=4.0))
+        assert int(ds.flag) == expected
+        assert (np.sum(wells < b_local) == 2) == (expected == 5)
+        assert np.isnan(float(ds.Lstar)) == (expected == 5)
 
 
 def test_irbem_compatible_changes_only_the_epoch_convention():

@@ -44,10 +44,10 @@ def _drop_stale_cache() -> None:
     here = Path(__file__).resolve().parent
     cache = here / "__pycache__"
     try:
-        own = {"_tracekernels.py", "lstar.py", "trace.py", "__init__.py"}
+        # the field kernels live in private modules (_fieldkernels.py and what it may import)
         digest = hashlib.sha1()
-        for f in sorted(here.glob("*.py")):
-            if f.name not in own:
+        for f in sorted(here.glob("_*.py")):
+            if f.name not in ("_tracekernels.py", "__init__.py"):
                 digest.update(f.name.encode() + f.read_bytes())
         value = digest.hexdigest()
         stamp = cache / "_tracekernels.fieldsources.sha1"
@@ -67,7 +67,7 @@ from ._fieldkernels import P_B0, P_TILT, field_gsm  # noqa: E402
 
 # --------------------------------------------------------------------------- status / flag codes
 OK = 0
-FLAG_INVALID_INPUT = 1  # NaN position or pitch angle outside (0, 180)
+FLAG_INVALID_INPUT = 1  # NaN position, NaT time, T89 Kp missing/outside 0-9
 FLAG_BELOW_SURFACE = 2  # position inside the footpoint sphere
 FLAG_OPEN_LINE = 3  # the particle's own field line does not close within r_max
 FLAG_LOSS_CONE = 4  # mirror point below the footpoint sphere (Bm larger than the footpoint field)
@@ -79,7 +79,7 @@ FLAG_LM_LIMIT = 9  # irbem_compatible: |Lm| > lm_max, L* not computed
 
 FLAG_MEANINGS = {
     OK: "ok",
-    FLAG_INVALID_INPUT: "invalid input (NaN position or pitch angle outside (0, 180) deg)",
+    FLAG_INVALID_INPUT: "invalid input (NaN position, NaT time, or T89 Kp missing or outside 0-9)",
     FLAG_BELOW_SURFACE: "position below the footpoint sphere",
     FLAG_OPEN_LINE: "open field line (does not return to Earth within r_max)",
     FLAG_LOSS_CONE: "local mirror point below the footpoint sphere (loss cone)",

@@ -335,7 +335,8 @@ def lstar(
         ``"T89"``: IGRF + Tsyganenko 1989; ``"IGRF"``: internal field only; ``"dipole"``: centred
         dipole with the IGRF moment and axis of the epoch.
     kp : float, array or DataArray, optional
-        Kp in Kp units (0-9, 2+ = 2.3), broadcast like ``time``; required for ``"T89"``.
+        Kp in Kp units (0-9, 2+ = 2.3), broadcast like ``time``; required for ``"T89"``. Points with a
+        NaN position, a NaT time or a NaN/out-of-range Kp get NaN results and ``flag`` 1.
     irbem_compatible : bool
         IRBEM's conventions: IGRF at year + 0.5, and no L* when Lm > 10 (flag 9).
     n_threads : int, optional
