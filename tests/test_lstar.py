@@ -292,6 +292,10 @@ def test_broadcasting_kp_and_scalar_time():
     ds = lstar(T0, pos, model="T89", kp=[1.0, 6.0])
     assert ds.Lstar.dims == ("time",)
     assert ds.Lstar.values[0] > ds.Lstar.values[1]  # stronger tail current: smaller L*
+    times = xr.DataArray(np.array([T0, T0 + np.timedelta64(1, "h")]), dims="Epoch")
+    mixed = lstar(times, pos, model="T89", kp=[1.0, 6.0])  # numpy positions along DataArray times
+    assert mixed.Lstar.dims == ("Epoch",)
+    np.testing.assert_allclose(mixed.Lstar.values, ds.Lstar.values, rtol=2e-3)  # 1 h of tilt change
     single = lstar(T0, pos[0], model="T89", kp=1.0)
     assert single.Lstar.dims == () and float(single.Lstar) == ds.Lstar.values[0]
 

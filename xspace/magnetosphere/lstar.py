@@ -105,7 +105,7 @@ def _settings(options: dict) -> dict:
     return s
 
 
-def _as_dataarray_position(position) -> xr.DataArray:
+def _as_dataarray_position(position, like=None) -> xr.DataArray:
     if isinstance(position, xr.DataArray):
         if position.ndim == 0 or position.shape[-1] != 3:
             raise InputError(
@@ -123,7 +123,10 @@ def _as_dataarray_position(position) -> xr.DataArray:
     if arr.ndim == 0 or arr.shape[-1] != 3:
         raise InputError(f"argument 'position': expected a trailing dimension of length 3 (x, y, z in R_E), got shape {arr.shape}")
     lead = arr.ndim - 1
-    dims = ("time",) if lead == 1 else tuple(f"dim_{i}" for i in range(lead))
+    if isinstance(like, xr.DataArray) and like.ndim == lead and like.shape == arr.shape[:-1]:
+        dims = like.dims  # numpy positions along a DataArray of times: share its dimensions
+    else:
+        dims = ("time",) if lead == 1 else tuple(f"dim_{i}" for i in range(lead))
     return xr.DataArray(arr, dims=dims + ("component",))
 
 
@@ -250,7 +253,7 @@ def _invariants(time, position, frame, pitch_angle, model, kp, irbem_compatible,
     settings = _settings(options)
     if n_threads is None:
         n_threads = os.cpu_count() or 1
-    pos = _as_dataarray_position(position)
+    pos = _as_dataarray_position(position, like=time)
     comp = pos.dims[-1]
     lead = pos.dims[:-1]
     t = _as_dataarray_like(time, "time", lead, "time")
