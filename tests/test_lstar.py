@@ -50,6 +50,56 @@ def test_dipole_lstar_lm_k_analytic():
     assert np.nanmax(np.abs(ds.Lstar.values / np.array([[2.5], [4.0], [6.6]]) - 1)) < 1e-5
 
 
+def _rotate(v, angle, about):
+    about = about / np.linalg.norm(about)
+    return v * np.cos(angle) + np.cross(about, v) * np.sin(angle) + about * np.dot(about, v) * (1 - np.cos(angle))
+
+
+@pytest.mark.parametrize("misalignment_deg, n_lines", [(10.0, 12), (20.0, 36)])
+def test_misaligned_dipole_analytic(misalignment_deg, n_lines):
+    """A centred dipole whose axis is 10-20 deg away from the SM axis the kernel works in (IGRF
+    coefficients of degree 1 only, rotated; same moment B0): the shells are still circles about the
+    true axis, so L* = Lm = L and K is the dipole's, but the footprints are far from uniform in SM
+    longitude and off-centre on the cap -- this exercises the footpoint Jacobian and the cap flux."""
+    from xspace.magnetosphere import _fieldkernels as fk
+    from xspace.magnetosphere import _tracekernels as tk
+
+    p = make_field_params("IGRF", T0)
+    b0 = p[fk.P_B0]
+    g = p[fk.P_G : fk.P_G + fk.NCOEF].reshape(14, 14)
+    h = p[fk.P_H : fk.P_H + fk.NCOEF].reshape(14, 14)
+    axis = -np.array([g[1, 1], h[1, 1], g[1, 0]]) / b0  # northern dipole axis, GEO
+    new_axis = _rotate(axis, np.radians(misalignment_deg), np.cross(axis, [0, 0, 1.0]) + [0.3, 0.2, 0.0])
+    q = p.copy()
+    q[fk.P_G : fk.P_H + fk.NCOEF] = 0.0
+    q[fk.P_NMAX] = 1
+    q[fk.P_G + 14 + 0] = -b0 * new_axis[2]  # g10
+    q[fk.P_G + 14 + 1] = -b0 * new_axis[0]  # g11
+    q[fk.P_H + 14 + 1] = -b0 * new_axis[1]  # h11
+    rot = q[fk.P_ROT : fk.P_ROT + 9].reshape(3, 3)  # v_geo = rot @ v_gsm
+    eq = np.cross(new_axis, [1.0, 0.0, 0.0])
+    eq /= np.linalg.norm(eq)
+    ells = np.array([4.0, 6.0])
+    xyz = np.array([rot.T @ (4.0 * eq), rot.T @ (6.0 * _rotate(eq, 1.0, new_axis))])
+    # the field at the first point is the dipole's equatorial field, along the new axis
+    np.testing.assert_allclose(fk.field_gsm(*xyz[0], q), rot.T @ new_axis * b0 / 64.0, rtol=1e-12)
+    alphas = np.array([90.0, 40.0])
+    gx, gw = leggauss(32)
+    fx, fw = leggauss(12)
+    outs = [np.empty((2, 2)) for _ in range(5)] + [np.empty((2, 2), np.int32), np.empty((2, 3))]
+    tk.lstar_batch(xyz, np.ascontiguousarray(np.tile(np.sin(np.radians(alphas)) ** 2, (2, 1))),
+                   np.ascontiguousarray(np.tile(q, (2, 1))), n_lines, 1e-6, 1e-4, 1.0, 40.0, np.inf, False, 4000,
+                   gx, gw, fx, fw, *outs, np.empty((1, 2, n_lines)), np.empty((1, 2, n_lines, 3)))
+    ls, lm, k_nt, bm, flag = outs[0], outs[1], outs[2], outs[4], outs[5]
+    assert (flag == 0).all()
+    np.testing.assert_allclose(ls, np.repeat(ells[:, None], 2, 1), rtol=2e-5)
+    np.testing.assert_allclose(lm, np.repeat(ells[:, None], 2, 1), rtol=1e-5)
+    np.testing.assert_allclose(bm, (b0 / ells**3)[:, None] / np.sin(np.radians(alphas)) ** 2, rtol=1e-9)
+    k_ref = np.array([[0.0, dipole_i(L, b0 / L**3 / np.sin(np.radians(40.0)) ** 2, b0)] for L in ells])
+    k_ref *= np.sqrt(bm)
+    np.testing.assert_allclose(k_nt, k_ref, rtol=1e-5, atol=1e-9)
+
+
 # --------------------------------------------------------------------------- IGRF / T89 convergence
 @pytest.mark.parametrize("model, kp", [("IGRF", None), ("T89", 2.3), ("T89", 5.0)])
 def test_converged_against_fine_settings(model, kp):
