@@ -11,7 +11,7 @@ every point is independent, so the result does not depend on chunking or batch o
 
 Accuracy (defaults, measured by ``benchmarks/bench_lstar.py`` and asserted in ``tests/test_lstar.py``):
 centred dipole L*, Lm, I, K, Bmirr within 1e-4 (I within 1e-6); IGRF/T89 L* converged to better
-than 1e-4 relative against a setting with 3x the field lines and 100x tighter tolerances.
+than 1e-4 relative (typically 1e-5) against 3x the field lines and 1000x tighter tolerances.
 
 Examples
 --------
