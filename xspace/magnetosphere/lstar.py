@@ -251,8 +251,6 @@ def _invariants(time, position, frame, pitch_angle, model, kp, irbem_compatible,
     scalar_pitch = pitch.ndim == 0
     pitch = np.atleast_1d(pitch)
     settings = _settings(options)
-    if n_threads is None:
-        n_threads = os.cpu_count() or 1
     pos = _as_dataarray_position(position, like=time)
     comp = pos.dims[-1]
     lead = pos.dims[:-1]
@@ -260,6 +258,11 @@ def _invariants(time, position, frame, pitch_angle, model, kp, irbem_compatible,
     if t.dtype.kind != "M":
         raise InputError(f"argument 'time': expected datetime64 values, got dtype {t.dtype}")
     k = _as_dataarray_like(np.nan if kp is None else kp, "kp", lead, "kp")
+    lazy = any(a.chunks is not None for a in (pos, t, k))
+    if n_threads is None and lazy:
+        n_threads = 1  # dask already runs blocks in parallel: no nested thread pools
+    if n_threads is None:
+        n_threads = os.cpu_count() or 1
     if pos.chunks is not None:
         pos = pos.chunk({comp: -1})
     names = ["Lstar", "Lm", "K", "I", "Bmirr", "flag", "Blocal", "Bmin", "MLT"]
@@ -343,8 +346,8 @@ def lstar(
     irbem_compatible : bool
         IRBEM's conventions: IGRF at year + 0.5, and no L* when Lm > 10 (flag 9).
     n_threads : int, optional
-        Threads used per block (default: all cores). Points are independent: the result does not
-        depend on it.
+        Threads used per block (default: all cores for numpy inputs, 1 for dask inputs, whose blocks
+        dask already runs in parallel). Points are independent: the result does not depend on it.
     **options
         Numerical settings, defaults in :data:`DEFAULTS`: ``n_lines`` (drift-shell field lines),
         ``tolerance`` (tracing), ``shell_tolerance``, ``n_quad``, ``n_flux``, ``r_max``, ``max_steps``.
