@@ -86,7 +86,7 @@ def test_misaligned_dipole_analytic(misalignment_deg, n_lines):
     alphas = np.array([90.0, 40.0])
     gx, gw = leggauss(32)
     fx, fw = leggauss(12)
-    outs = [np.empty((2, 2)) for _ in range(5)] + [np.empty((2, 2), np.int32), np.empty((2, 3))]
+    outs = [np.empty((2, 2)) for _ in range(5)] + [np.empty((2, 2), np.int32), np.empty((2, 9)), np.empty((2, 2, 6))]
     tk.lstar_batch(xyz, np.ascontiguousarray(np.tile(np.sin(np.radians(alphas)) ** 2, (2, 1))),
                    np.ascontiguousarray(np.tile(q, (2, 1))), n_lines, 1e-6, 1e-4, 1.0, 40.0, np.inf, False, 4000,
                    gx, gw, fx, fw, *outs, np.empty((1, 2, n_lines)), np.empty((1, 2, n_lines, 3)))
@@ -208,7 +208,7 @@ def test_symmetry_t89_aligned_dipole():
     sin2 = np.full((4, 2), np.sin(np.radians([90.0, 35.0])) ** 2)
     gx, gw = leggauss(32)
     fx, fw = leggauss(24)
-    outs = [np.empty((4, 2)) for _ in range(5)] + [np.empty((4, 2), np.int32), np.empty((4, 3))]
+    outs = [np.empty((4, 2)) for _ in range(5)] + [np.empty((4, 2), np.int32), np.empty((4, 9)), np.empty((4, 2, 6))]
     tk.lstar_batch(pts, sin2, np.ascontiguousarray(np.tile(p, (4, 1))), 12, 1e-6, 1e-6, 1.0, 40.0, np.inf, False,
                    4000, gx, gw, fx, fw, *outs, np.empty((1, 2, 12)), np.empty((1, 2, 12, 3)))
     ls, lm, flag = outs[0], outs[1], outs[5]

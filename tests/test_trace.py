@@ -185,6 +185,30 @@ def test_igrf_I_matches_trapezoid_on_resampled_line():
     np.testing.assert_allclose(float(ds.I), i_ref, rtol=2e-5)
 
 
+def test_mirror_points_and_footpoints_dipole():
+    """Mirror points at the analytic mirror latitude (B = Bmirr), footpoints at cos^2(lat) = 1/L,
+    for numpy and dask-backed inputs."""
+    L, b0 = 5.0, _b0()
+    pos = np.array([sm_point(L, 0.0, 9.0), sm_point(L, np.radians(12.0), 15.0)])
+    ds = field_line_invariants(T0, pos, frame="SM", pitch_angle=[60.0, 30.0], model="dipole")
+    lazy = field_line_invariants(xr.DataArray(np.array([T0, T0]), dims="p").chunk({"p": 1}),
+                                 xr.DataArray(pos, dims=("p", "c")).chunk({"p": 1}),
+                                 frame="SM", pitch_angle=[60.0, 30.0], model="dipole").compute()
+    np.testing.assert_array_equal(lazy.mirror_north.values, ds.mirror_north.values)
+    for name, sign in (("mirror_north", 1), ("mirror_south", -1)):
+        m = transform(ds[name].values, T0, "GSM", "SM")
+        r = np.linalg.norm(m, axis=-1)
+        lat = np.arcsin(m[..., 2] / r)
+        np.testing.assert_allclose(r, L * np.cos(lat) ** 2, rtol=1e-5)  # on the line
+        np.testing.assert_allclose(dipole_b(lat, L, b0), ds.Bmirr.values, rtol=1e-5)  # where B = Bmirr
+        assert (np.sign(lat) == sign).all()
+    for name, sign in (("foot_north", 1), ("foot_south", -1)):
+        f = transform(ds[name].values, T0, "GSM", "SM")
+        np.testing.assert_allclose(np.linalg.norm(f, axis=-1), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(f[:, 2], sign * np.sqrt(1 - 1 / L), rtol=1e-5)
+    assert ds.mirror_north.dims == ("time", "pitch_angle", "component")
+
+
 def test_numpy_and_xarray_inputs_agree():
     t = np.array(["2015-03-17T12:00", "2015-03-17T13:00"], "datetime64[ns]")
     pos = np.array([[4.0, 1.0, 0.5], [-5.0, 0.0, 1.0]])

@@ -775,11 +775,12 @@ def shell_flux(n_lines, phi0, foot_theta, foot_phi, fl, params, r_foot, gl_fx, g
 def lstar_point(
     x0, y0, z0, sin2_alpha, params, n_lines, tol, xtol, r_foot, r_max, lm_max, lm_hilton, max_steps,
     gl_x, gl_w, gl_fx, gl_fw, w, ws,
-    out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar, shell_r, shell_foot,
+    out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar, out_mirror, shell_r, shell_foot,
 ):
     """Invariants and L* of one point for each sin^2(pitch angle) (0 -> invariants only, no L*).
 
-    out_scalar receives (Blocal, Bmin, MLT). shell_r (n_alpha, n_lines) and shell_foot
+    out_scalar receives (Blocal, Bmin, MLT, southern footpoint xyz, northern footpoint xyz) and
+    out_mirror (n_alpha, 6) the southern and northern mirror points (GSM, R_E). shell_r (n_alpha, n_lines) and shell_foot
     (n_alpha, n_lines, 3) receive the shell's SM-equator radii, and footpoint SM colatitude and
     azimuth and the SM-equator azimuth of each shell line.
     ``w`` holds the particle's own line, ``ws`` is the scratch workspace of the shell traces.
@@ -792,9 +793,8 @@ def lstar_point(
         out_i[a] = np.nan
         out_bm[a] = np.nan
         out_flag[a] = OK
-    out_scalar[0] = np.nan
-    out_scalar[1] = np.nan
-    out_scalar[2] = np.nan
+    out_scalar[:] = np.nan
+    out_mirror[:, :] = np.nan
     shell_r[:, :] = np.nan
     shell_foot[:, :, :] = np.nan
     tilt = params[P_TILT]
@@ -819,6 +819,9 @@ def lstar_point(
             out_flag[a] = code
         return
     lp, lb = w[11], w[12]
+    for c in range(3):
+        out_scalar[3 + c] = lp[0, c]
+        out_scalar[6 + c] = lp[n - 1, c]
     u_min, b_min = line_bmin(n, w, params)
     out_scalar[1] = b_min
     b_foot = min(lb[0], lb[n - 1])
@@ -851,6 +854,14 @@ def lstar_point(
             continue
         out_i[a] = i_val
         out_k[a] = i_val * math.sqrt(bm)
+        mx, my, mz = line_position(u1, n, w[10], w[13], w[14], w[15])
+        out_mirror[a, 0] = mx
+        out_mirror[a, 1] = my
+        out_mirror[a, 2] = mz
+        mx, my, mz = line_position(u2, n, w[10], w[13], w[14], w[15])
+        out_mirror[a, 3] = mx
+        out_mirror[a, 4] = my
+        out_mirror[a, 5] = mz
         lm = hilton_lm(i_val, bm, b0) if lm_hilton else dipole_lm(i_val, bm, b0, gl_x, gl_w)
         out_lm[a] = lm
         if n_lines <= 0:
@@ -903,10 +914,10 @@ def lstar_point(
 @njit(cache=True, nogil=True, error_model="numpy")
 def lstar_batch(
     xyz, sin2_alpha, params, n_lines, tol, xtol, r_foot, r_max, lm_max, lm_hilton, max_steps, gl_x, gl_w, gl_fx, gl_fw,
-    out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar, shell_r, shell_foot,
+    out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar, out_mirror, shell_r, shell_foot,
 ):
     """Loop of :func:`lstar_point` over rows of ``xyz`` (n, 3) with per-row ``params`` (n, P) and
-    ``sin2_alpha`` (n, n_alpha). ``shell_r`` (m, n_alpha, n_lines) and ``shell_foot``
+    ``sin2_alpha`` (n, n_alpha); out_scalar is (n, 9), out_mirror (n, n_alpha, 6). ``shell_r`` (m, n_alpha, n_lines) and ``shell_foot``
     (m, n_alpha, n_lines, 3) keep each point's drift shell when m = n, else (m = 1) are scratch."""
     w = new_work(max_steps)
     ws = new_work(max_steps)
@@ -916,5 +927,6 @@ def lstar_batch(
         lstar_point(
             xyz[i, 0], xyz[i, 1], xyz[i, 2], sin2_alpha[i], params[i], n_lines, tol, xtol, r_foot, r_max, lm_max,
             lm_hilton, max_steps, gl_x, gl_w, gl_fx, gl_fw, w, ws,
-            out_lstar[i], out_lm[i], out_k[i], out_i[i], out_bm[i], out_flag[i], out_scalar[i], shell_r[k], shell_foot[k],
+            out_lstar[i], out_lm[i], out_k[i], out_i[i], out_bm[i], out_flag[i], out_scalar[i], out_mirror[i],
+            shell_r[k], shell_foot[k],
         )

@@ -161,7 +161,8 @@ def _params_rows(model, times, kps, irbem_compatible):
 _SLAB = 4096  # points per parameter table (4096 x 436 float64 = 14 MB)
 
 
-def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, settings, n_threads, with_lstar):
+def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, settings, n_threads, with_lstar,
+                   with_geometry=False):
     """numpy block: time (...), xyz (..., 3) in ``frame``, kp (...) -> tuple of output arrays."""
     from numpy.polynomial.legendre import leggauss
 
@@ -179,7 +180,8 @@ def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, sett
     out_i = np.full((npts, na), np.nan)
     out_bm = np.full((npts, na), np.nan)
     out_flag = np.full((npts, na), tk.FLAG_INVALID_INPUT, dtype=np.int32)
-    out_scalar = np.full((npts, 3), np.nan)
+    out_scalar = np.full((npts, 9), np.nan)
+    out_mirror = np.full((npts, na, 6), np.nan)
     valid = ~np.isnat(t) & np.all(np.isfinite(pos), axis=-1)
     if model == "T89":
         valid &= np.isfinite(kpf) & (kpf >= 0) & (kpf <= 9)
@@ -203,7 +205,7 @@ def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, sett
             params = _params_rows(model, tv, kpf[sl] if model == "T89" else np.full(m, np.nan), irbem_compatible)
             sin2 = np.empty((m, na))  # a writable array: one compiled signature for every call
             sin2[:] = np.sin(np.radians(pitch)) ** 2
-            res = [np.empty((m, na)) for _ in range(5)] + [np.empty((m, na), np.int32), np.empty((m, 3))]
+            res = [np.empty((m, na)) for _ in range(5)] + [np.empty((m, na), np.int32), np.empty((m, 9)), np.empty((m, na, 6))]
 
             def run(lo, hi, pv=pv, sin2=sin2, params=params, res=res):
                 tk.lstar_batch(
@@ -220,12 +222,15 @@ def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, sett
                 bounds = np.linspace(0, m, min(m, 8 * nt) + 1).astype(int)
                 with ThreadPoolExecutor(nt) as pool:
                     list(pool.map(lambda b: run(*b), zip(bounds[:-1], bounds[1:])))
-            for dst, src in zip((out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar), res):
+            for dst, src in zip((out_lstar, out_lm, out_k, out_i, out_bm, out_flag, out_scalar, out_mirror), res):
                 dst[sl] = src
     # K in R_E G^0.5 (the community unit: IRBEM, SpacePy); the kernel works in nT
     out_k = out_k / np.sqrt(1e5)
     outs = [a.reshape(shape + (na,)) for a in (out_lstar, out_lm, out_k, out_i, out_bm, out_flag)]
     outs += [out_scalar[:, c].reshape(shape) for c in range(3)]
+    if with_geometry:
+        outs += [out_mirror[:, :, :3].reshape(shape + (na, 3)), out_mirror[:, :, 3:].reshape(shape + (na, 3))]
+        outs += [out_scalar[:, 3:6].reshape(shape + (3,)), out_scalar[:, 6:9].reshape(shape + (3,))]
     return tuple(outs)
 
 
@@ -239,6 +244,10 @@ _ATTRS = {
     "Blocal": dict(UNITS="nT", CATDESC="Magnetic field magnitude at the position", FIELDNAM="Blocal", LABLAXIS="Blocal"),
     "Bmin": dict(UNITS="nT", CATDESC="Minimum of |B| along the field line (magnetic equator)", FIELDNAM="Bmin", LABLAXIS="Bmin"),
     "MLT": dict(UNITS="h", CATDESC="Magnetic local time (SM azimuth, noon at the Sun)", FIELDNAM="MLT", LABLAXIS="MLT"),
+    "mirror_south": dict(UNITS="R_E", CATDESC="Southern mirror point (GSM)", COORDINATE_SYSTEM="GSM"),
+    "mirror_north": dict(UNITS="R_E", CATDESC="Northern mirror point (GSM)", COORDINATE_SYSTEM="GSM"),
+    "foot_south": dict(UNITS="R_E", CATDESC="Southern footpoint on the r = 1 R_E sphere (GSM)", COORDINATE_SYSTEM="GSM"),
+    "foot_north": dict(UNITS="R_E", CATDESC="Northern footpoint on the r = 1 R_E sphere (GSM)", COORDINATE_SYSTEM="GSM"),
 }
 
 
@@ -266,19 +275,26 @@ def _invariants(time, position, frame, pitch_angle, model, kp, irbem_compatible,
     if pos.chunks is not None:
         pos = pos.chunk({comp: -1})
     names = ["Lstar", "Lm", "K", "I", "Bmirr", "flag", "Blocal", "Bmin", "MLT"]
+    core = [["pitch_angle"]] * 6 + [[]] * 3
+    dtypes = [np.float64] * 5 + [np.int32] + [np.float64] * 3
+    geometry = not with_lstar  # field_line_invariants also returns mirror points and footpoints
+    if geometry:
+        names += ["mirror_south", "mirror_north", "foot_south", "foot_north"]
+        core += [["pitch_angle", comp]] * 2 + [[comp]] * 2
+        dtypes += [np.float64] * 4
     outs = xr.apply_ufunc(
         _compute_block,
         t,
         pos,
         k,
         input_core_dims=[[], [comp], []],
-        output_core_dims=[["pitch_angle"]] * 6 + [[]] * 3,
+        output_core_dims=core,
         dask="parallelized",
-        output_dtypes=[np.float64] * 5 + [np.int32] + [np.float64] * 3,
-        dask_gufunc_kwargs={"output_sizes": {"pitch_angle": pitch.size}},
+        output_dtypes=dtypes,
+        dask_gufunc_kwargs={"output_sizes": {"pitch_angle": pitch.size, **({comp: 3} if geometry else {})}},
         kwargs=dict(
             model=model, frame=frame, pitch=pitch, irbem_compatible=bool(irbem_compatible), settings=settings,
-            n_threads=n_threads, with_lstar=with_lstar,
+            n_threads=n_threads, with_lstar=with_lstar, with_geometry=geometry,
         ),
     )
     data = {}
@@ -483,13 +499,14 @@ def drift_shell(
     sin2 = np.array([[np.sin(np.radians(float(pa))) ** 2]])
     outs = [np.full((1, 1), np.nan) for _ in range(5)]
     flag = np.zeros((1, 1), np.int32)
-    scal = np.full((1, 3), np.nan)
+    scal = np.full((1, 9), np.nan)
+    mirror = np.full((1, 1, 6), np.nan)
     shell_r = np.full((1, 1, nl), np.nan)
     shell_foot = np.full((1, 1, nl, 3), np.nan)
     tk.lstar_batch(
         np.ascontiguousarray(pos), sin2, params, nl, settings["tolerance"], settings["shell_tolerance"], 1.0,
         settings["r_max"], 10.0 if irbem_compatible else np.inf, bool(irbem_compatible), settings["max_steps"],
-        gx, gw, fx, fw, *outs, flag, scal, shell_r, shell_foot,
+        gx, gw, fx, fw, *outs, flag, scal, mirror, shell_r, shell_foot,
     )
     outs = [o[0] for o in outs]
     flag = flag[0]

@@ -147,7 +147,9 @@ def field_line_invariants(
     """Blocal, Bmin, Bmirr, I, K, Lm and MLT of many points (one field-line trace each, no L*).
 
     Arguments and output are those of :func:`xspace.magnetosphere.lstar` without ``Lstar``
-    (``n_lines`` is not used).
+    (``n_lines`` is not used), plus the geometry of each line: ``mirror_south`` / ``mirror_north``
+    (GSM, R_E; dims ``..., pitch_angle, component``; both at Bmin when the particle mirrors there) and
+    ``foot_south`` / ``foot_north`` (GSM, R_E, on the r = 1 R_E sphere).
 
     Examples
     --------
@@ -158,5 +160,9 @@ def field_line_invariants(
     ...                            pitch_angle=45, model="dipole")
     >>> round(float(ds.Bmirr / ds.Bmin), 6), round(float(ds.Lm), 3)
     (2.0, 4.0)
+    >>> from xspace.magnetosphere.coords import transform
+    >>> m = transform(ds.mirror_north.values, np.datetime64("2020-01-01"), "GSM", "SM")
+    >>> round(float(np.degrees(np.arcsin(m[2] / np.linalg.norm(m)))), 2)   # cos^6 l = sqrt(1 + 3 sin^2 l) / 2
+    23.13
     """
     return _invariants(time, position, frame, pitch_angle, model, kp, irbem_compatible, False, n_threads, options)
