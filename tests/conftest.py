@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import dask
 import matplotlib
 import pytest
 
@@ -26,3 +27,23 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def cdf_dir(shared_data) -> Path:
     return shared_data / "cdf"
+
+
+class CountingScheduler:
+    """A dask scheduler that counts how often it is asked to compute."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, dsk, keys, **kwargs):
+        self.calls += 1
+        return dask.get(dsk, keys, **kwargs)
+
+
+def lazy(build):
+    """Run ``build()`` under a counting scheduler; assert nothing was computed; return the result."""
+    sched = CountingScheduler()
+    with dask.config.set(scheduler=sched):
+        out = build()
+    assert sched.calls == 0, "building the dask graph computed something"
+    return out

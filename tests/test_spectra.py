@@ -16,21 +16,7 @@ from xspace.errors import InputError
 T0 = np.datetime64("2022-01-01T00:00:00", "ns")
 
 
-class CountingScheduler:
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, dsk, keys, **kwargs):
-        self.calls += 1
-        return dask.get(dsk, keys, **kwargs)
-
-
-def lazy(build):
-    sched = CountingScheduler()
-    with dask.config.set(scheduler=sched):
-        out = build()
-    assert sched.calls == 0, "building the dask graph computed something"
-    return out
+from conftest import CountingScheduler, lazy  # noqa: E402,F401
 
 
 def series(values, step_s=1.0, dim="Epoch", **attrs):
