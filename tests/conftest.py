@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dask
+import numpy as np
 import matplotlib
 import pytest
 
@@ -47,3 +48,17 @@ def lazy(build):
         out = build()
     assert sched.calls == 0, "building the dask graph computed something"
     return out
+
+
+def same_value(x, y) -> bool:
+    """Equal values of the same types (recursing into lists and dicts; NaN equals NaN)."""
+    if isinstance(x, list) or isinstance(y, list):
+        return isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and all(map(same_value, x, y))
+    if type(x) is not type(y):
+        return False
+    if isinstance(x, dict):
+        return x.keys() == y.keys() and all(same_value(x[k], y[k]) for k in x)
+    xa, ya = np.asarray(x), np.asarray(y)
+    if xa.dtype != ya.dtype or xa.shape != ya.shape:
+        return False
+    return bool(np.array_equal(xa, ya, equal_nan=xa.dtype.kind in "fcmM"))

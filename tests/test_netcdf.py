@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import xspace
-from conftest import CDF_DIR
+from conftest import CDF_DIR, same_value
 from xspace.errors import FileFormatError, InputError
 from xspace.io.netcdf import JSON_PREFIX, decode_attribute, encode_attribute, open_netcdf, to_netcdf
 
@@ -239,18 +239,6 @@ def test_write_errors(tmp_path):
 
 
 # ----------------------------------------------------------------------------- real CDF files: CDF -> netCDF -> CDF
-def _same_value(x, y) -> bool:
-    """Equal values of the same types (recursing into lists and dicts; NaN equals NaN)."""
-    if isinstance(x, list) or isinstance(y, list):
-        return isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and all(map(_same_value, x, y))
-    if type(x) is not type(y):
-        return False
-    if isinstance(x, dict):
-        return x.keys() == y.keys() and all(_same_value(x[k], y[k]) for k in x)
-    xa, ya = np.asarray(x), np.asarray(y)
-    if xa.dtype != ya.dtype or xa.shape != ya.shape:
-        return False
-    return bool(np.array_equal(xa, ya, equal_nan=xa.dtype.kind in "fcmM"))
 
 
 def _assert_strictly_same(a: xr.Dataset, b: xr.Dataset, encodings: tuple = ()):
@@ -259,11 +247,11 @@ def _assert_strictly_same(a: xr.Dataset, b: xr.Dataset, encodings: tuple = ()):
         va, vb = a[name].variable, b[name].variable
         assert va.dtype == vb.dtype, name
         for key in va.attrs:
-            assert _same_value(va.attrs[key], vb.attrs[key]), (name, key, va.attrs[key], vb.attrs[key])
+            assert same_value(va.attrs[key], vb.attrs[key]), (name, key, va.attrs[key], vb.attrs[key])
         for key in encodings:
-            assert _same_value(va.encoding.get(key), vb.encoding.get(key)), (name, key)
+            assert same_value(va.encoding.get(key), vb.encoding.get(key)), (name, key)
     for key in a.attrs:
-        assert _same_value(a.attrs[key], b.attrs[key]), key
+        assert same_value(a.attrs[key], b.attrs[key]), key
 
 
 CDF_FILES = sorted(CDF_DIR.glob("*.cdf"))  # parametrisation needs the paths at import

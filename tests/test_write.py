@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import xspace
-from conftest import CDF_DIR
+from conftest import CDF_DIR, same_value
 from xspace.errors import InputError, ISTPError
 from xspace.io.write import ISTP_FILLVAL, REQUIRED_GLOBAL_ATTRIBUTES, to_cdf
 
@@ -303,18 +303,6 @@ def test_accessor_and_top_level(scratch, tmp_path):
 
 
 # ----------------------------------------------------------------------------- round trip of the real files
-def _same_value(x, y) -> bool:
-    """Equal values of the same types (recursing into lists; NaN equals NaN)."""
-    if isinstance(x, list) or isinstance(y, list):
-        return isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and all(map(_same_value, x, y))
-    if type(x) is not type(y):
-        return False
-    if isinstance(x, dict):
-        return x.keys() == y.keys() and all(_same_value(x[k], y[k]) for k in x)
-    xa, ya = np.asarray(x), np.asarray(y)
-    if xa.dtype != ya.dtype or xa.shape != ya.shape:
-        return False
-    return bool(np.array_equal(xa, ya, equal_nan=xa.dtype.kind in "fcmM"))
 
 
 def _assert_same(a: xr.Dataset, b: xr.Dataset, name: str):
@@ -328,13 +316,13 @@ def _assert_same(a: xr.Dataset, b: xr.Dataset, name: str):
         np.testing.assert_array_equal(va.values, vb.values, err_msg=f"{name}:{v}")
         assert va.attrs.keys() == vb.attrs.keys(), (name, v)
         for key in va.attrs:
-            assert _same_value(va.attrs[key], vb.attrs[key]), (name, v, key, va.attrs[key], vb.attrs[key])
+            assert same_value(va.attrs[key], vb.attrs[key]), (name, v, key, va.attrs[key], vb.attrs[key])
         for key in ("cdf_type", "cdf_num_elements", "record_varying", "cdf_attribute_types", "FILLVAL",
                     "cdf_zvariable", "cdf_dims", "cdf_dim_variances", "cdf_dtype"):
-            assert _same_value(va.encoding.get(key), vb.encoding.get(key)), (name, v, key)
+            assert same_value(va.encoding.get(key), vb.encoding.get(key)), (name, v, key)
     assert a.attrs.keys() == b.attrs.keys(), name
     for key in a.attrs:
-        assert _same_value(a.attrs[key], b.attrs[key]), (name, key, a.attrs[key], b.attrs[key])
+        assert same_value(a.attrs[key], b.attrs[key]), (name, key, a.attrs[key], b.attrs[key])
     assert a.encoding.get("cdf_global_attribute_types") == b.encoding.get("cdf_global_attribute_types"), name
     assert a.encoding.get("cdf_majority") == b.encoding.get("cdf_majority"), name
 
@@ -409,9 +397,9 @@ def test_istp_defaults_complete_a_real_file(cdf_dir, tmp_path):
     assert fixed["label_BGSE"].attrs["FORMAT"] == "A6" and fixed["Magnitude"].attrs["DISPLAY_TYPE"] == "time_series"
     for name in ds.variables:
         for key, value in ds[name].attrs.items():
-            assert _same_value(fixed[name].attrs[key], value), (name, key)
+            assert same_value(fixed[name].attrs[key], value), (name, key)
     for key, value in ds.attrs.items():
-        assert _same_value(fixed.attrs[key], value), key
+        assert same_value(fixed.attrs[key], value), key
     np.testing.assert_array_equal(fixed["BGSEc"].values, ds["BGSEc"].values)
 
 
