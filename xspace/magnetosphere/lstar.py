@@ -337,6 +337,7 @@ def lstar(
     irbem_compatible: bool = False,
     *,
     n_threads: int | None = None,
+    method: str = "solver",
     **options,
 ) -> xr.Dataset:
     """Roederer's L*, McIlwain's Lm, the invariants I and K, Bmirr, Bmin, Blocal and MLT.
@@ -364,6 +365,10 @@ def lstar(
     n_threads : int, optional
         Threads used per block (default: all cores for numpy inputs, 1 for dask inputs, whose blocks
         dask already runs in parallel). Points are independent: the result does not depend on it.
+    method : {"solver", "surrogate"}
+        ``"solver"`` traces the drift shell (this module); ``"surrogate"`` evaluates the shipped neural
+        network trained on this solver (T89, Kp 0-6 only; returns ``Lstar`` and ``flag`` only, about
+        100x-1000x faster, accuracy in :func:`xspace.magnetosphere.surrogate.surrogate_info`).
     **options
         Numerical settings, defaults in :data:`DEFAULTS`: ``n_lines`` (drift-shell field lines),
         ``tolerance`` (tracing), ``shell_tolerance``, ``n_quad``, ``n_flux``, ``r_max``, ``max_steps``.
@@ -403,6 +408,13 @@ def lstar(
     >>> bool(4.0 < ds.Lstar < ds.Lm + 0.5), int(ds.flag)
     (True, 0)
     """
+    if method == "surrogate":
+        from .surrogate import lstar_surrogate
+
+        return lstar_surrogate(time, position, frame=frame, pitch_angle=pitch_angle, model=model, kp=kp,
+                               irbem_compatible=irbem_compatible, **options)
+    if method != "solver":
+        raise InputError(f"lstar: argument 'method' must be 'solver' or 'surrogate', got {method!r}")
     return _invariants(time, position, frame, pitch_angle, model, kp, irbem_compatible, True, n_threads, options)
 
 
