@@ -85,7 +85,7 @@ def bench_file(path: Path, label: str, n: int) -> None:
     ds = xspace.open_cdf(path, create_default_indexes=False, cache=False)
     ref = cdflib.CDF(str(path))
     for var in ("Epoch", "B_GSE", "flux"):
-        nbytes = ds[var].encoding["dtype"].itemsize * int(np.prod(ds[var].shape))
+        nbytes = ds[var].encoding["cdf_dtype"].itemsize * int(np.prod(ds[var].shape))
         raw_only = build_dataset(str(path), decode_times=False, mask_fill=False)[var]
         t_ours = best(lambda: ds[var].values, 3)
         t_raw = best(lambda: raw_only.values, 3)

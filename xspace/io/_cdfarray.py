@@ -50,6 +50,17 @@ def cdf_file(path: str) -> _cdf.CDFFile:
     return f
 
 
+def _is_standard_time_fill(cdf_type: int, fill) -> bool:
+    try:
+        if cdf_type == _cdf.CDF_TIME_TT2000:
+            return int(fill) == -9223372036854775808
+        if cdf_type == _cdf.CDF_EPOCH:
+            return float(fill) == -1e31
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return False
+
+
 class Decoder:
     """What to do with raw values of one variable: time decoding, fill and valid-range masking."""
 
@@ -65,6 +76,10 @@ class Decoder:
         self.fill = None
         if fill is not None and np.ndim(fill) == 0 and (mask_fill or self.time):
             self.fill = fill
+        # the FILLVAL that decoding removes (goes to .encoding), whether or not it needs its own comparison
+        self.removed_fill = self.fill
+        if self.time and self.fill is not None and _is_standard_time_fill(var.cdf_type, self.fill):
+            self.fill = None  # the time decoders already turn the standard fill into NaT: skip a pass
         self.valid = None
         if mask_valid_range and not self.char:
             vmin, vmax = var.attrs.get("VALIDMIN"), var.attrs.get("VALIDMAX")
@@ -130,15 +145,16 @@ class Decoder:
         if self.time:
             from .. import time as xtime
 
+            bad = self.valid_mask(raw)
             if self.cdf_type == _cdf.CDF_TIME_TT2000:
-                out = xtime.tt2000_to_datetime64(raw)
+                # raw is a fresh buffer of this read (masks were taken above): decode it in place
+                out = xtime.decode_tt2000_inplace(raw)
             elif self.cdf_type == _cdf.CDF_EPOCH:
                 out = xtime.epoch_to_datetime64(raw)
             else:
                 out = xtime.epoch16_to_datetime64(raw)
             if mask is not None and mask.any():
                 out = np.where(mask, np.datetime64("NaT", "ns"), out)
-            bad = self.valid_mask(raw)
             if bad is not None and bad.any():
                 out = np.where(bad, np.datetime64("NaT", "ns"), out)
             return out

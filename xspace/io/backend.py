@@ -237,7 +237,7 @@ def build_dataset(
         }
         if v.pad is not None:
             encoding["cdf_pad_value"] = v.pad
-        if decoder.fill is not None:
+        if decoder.removed_fill is not None:
             encoding["FILLVAL"] = v.attrs["FILLVAL"]
             moved.append("FILLVAL")
         attrs = _variable_attrs(v, decode_times, moved)
