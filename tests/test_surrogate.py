@@ -21,10 +21,11 @@ from xspace.magnetosphere.surrogate import (
     surrogate_info,
 )
 
-# Bounds asserted on the test's own points (looser than the held-out statistics because the sample is
-# small); see surrogate_info()["heldout"] for the statistics on 9000 held-out samples.
-MEDIAN_BOUND = 0.01
-MAX_BOUND = 0.03
+# Bounds asserted on the test's own 96 samples, from what the shipped weights achieve on the held-out
+# test set (7623 accepted samples: median 0.15 %, 95th percentile 0.52 %, max 2.15 %); the goal of
+# issue 5 was median <= 1 %, max <= 3 %.
+MEDIAN_BOUND = 0.004
+MAX_BOUND = 0.022
 
 
 def domain_points(seed, n):
@@ -61,7 +62,8 @@ def test_weights_file_is_small_and_documented():
     held = info["heldout"]
     assert held["n"] > 5000
     assert held["median"] <= held["p95"] <= held["max"]
-    assert held["median"] < 0.01
+    assert held["median"] < 0.002 and held["p95"] < 0.006 and held["max"] < 0.022
+    assert held["closed_rejected"] < 0.02
 
 
 def test_against_solver_on_fresh_points(reference):
@@ -166,3 +168,19 @@ def test_bad_inputs_raise_clear_errors():
     # lstar-compatible signature (same positional order): model="T89" and numerical options are accepted
     ds = lstar_surrogate(t, [-5.0, 0, 0], "GSM", 90, "t89", 2, False, n_lines=12, n_threads=1)
     assert int(ds.flag) == 0
+
+
+def test_lstar_method_surrogate_is_the_surrogate():
+    from xspace.errors import InputError
+    from xspace.magnetosphere import lstar
+    from xspace.magnetosphere.surrogate import lstar_surrogate
+
+    t = np.array(["2013-03-01T06:00", "2015-07-01T18:00"], "datetime64[ns]")
+    pos = np.array([[-5.0, 1.0, 0.5], [-4.0, -3.0, 0.3]])
+    a = lstar(t, pos, model="T89", kp=2.3, method="surrogate")
+    b = lstar_surrogate(t, pos, kp=2.3)
+    np.testing.assert_array_equal(a["Lstar"].values, b["Lstar"].values)
+    solver = lstar(t, pos, model="T89", kp=2.3)
+    np.testing.assert_allclose(a["Lstar"].values, solver["Lstar"].values, rtol=0.03)
+    with pytest.raises(InputError, match="'method'"):
+        lstar(t, pos, model="T89", kp=2.3, method="neural")

@@ -13,7 +13,9 @@ Data are reproducible: chunk ``i`` of the training set is drawn with seed ``TRAI
 network initialisation uses ``INIT_SEED`` (the optimisers run on wall-time budgets, so a rerun gives
 an equivalent, not bit-identical, network). The shipped file: 55 chunks (253 440 samples), 3000
 points x 3 pitch angles in each of the two held-out sets, ``train --reg-seconds 600 --lbfgs-seconds 0``
-then ``classifier --cls-seconds 180``. The dipole-shell limit ``LDIP_MAX`` of the domain was chosen
+(about 63 000 Adam steps of 1024 samples on a busy machine) then ``classifier --cls-seconds 180``.
+A 3 x 64 regressor trained for 1200 s halved the median error (0.08 %) but had outliers up to 7.5 %
+on the model-selection set that its classifier did not reject, so the 2 x 64 one is shipped. The dipole-shell limit ``LDIP_MAX`` of the domain was chosen
 on the model-selection set (the largest errors sit at r ~ 8 R_E and high latitude, near the last
 closed drift shell); the test set was drawn after that choice. Training data use the solver with ``n_lines=8``,
 ``tolerance=1e-5`` (L* within ~2e-4 of the defaults, 1.5x cheaper); the held-out set uses the
@@ -338,7 +340,7 @@ def prepare(cache: Path):
 
 def train_classifier(model, data, feat, closed, is_val, seconds, hidden=(32, 32)):
     """Classifier of "the solver finds a closed shell and the regressor is within RELIABLE_ERROR of it",
-    and its threshold (the lowest in [0.5, 0.99] keeping accepted validation points within
+    and its threshold (the lowest in [0.5, 0.999] keeping accepted validation points within
     MAX_ACCEPTED_ERROR)."""
     rng = np.random.default_rng(INIT_SEED + 1)
     x = ((feat - model["feature_mean"]) / model["feature_std"]).astype(np.float32)
@@ -356,7 +358,7 @@ def train_classifier(model, data, feat, closed, is_val, seconds, hidden=(32, 32)
     err_v, p_v = relative_errors(model, feat[is_val], data["Lstar"][is_val])
     ok_v = closed[is_val] & (feat[is_val, 0] <= LDIP_MAX)  # in-domain closed validation samples
     threshold = 0.5
-    for th in np.linspace(0.5, 0.99, 50):
+    for th in np.concatenate([np.linspace(0.5, 0.99, 50), [0.995, 0.998, 0.999]]):
         if np.all(err_v[(p_v >= th) & ok_v] <= MAX_ACCEPTED_ERROR):
             threshold = th
             break
