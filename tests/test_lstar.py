@@ -382,3 +382,31 @@ def test_accessor_and_top_level_name(cdf_dir):
     ds["kp"] = ("Epoch_Ion", [2.0, 2.0, 2.0])
     out2 = ds.space.lstar(position="Position_Ion", kp="kp", model="T89", pitch_angle=[90, 45])
     np.testing.assert_array_equal(out2.Lstar.values, ref.Lstar.values)
+
+
+def test_dipole_plus_uniform_field_analytic():
+    """Centred dipole + uniform southward field (axisymmetric, tail-like stretching): the flux function
+    r sin(theta) A_phi is constant on field lines, so L* = 1 / |1/r0 - Bz r0^2 / (2 B0)| for any pitch
+    angle, and Bmin = B0/r0^3 + Bz at the equator -- an analytic non-dipolar check of the solver."""
+    from xspace.magnetosphere import _tracekernels as tk
+    from xspace.magnetosphere.field import dipole_uniform_params
+
+    b0, bz = 30000.0, -20.0
+    q = dipole_uniform_params(b0, bz)
+    r0 = np.array([3.0, 5.0, 7.0])
+    phi = np.array([0.3, 2.0, 4.0])  # any MLT: the field is axisymmetric
+    xyz = np.stack([r0 * np.cos(phi), r0 * np.sin(phi), np.zeros(3)], -1)
+    alphas = np.array([90.0, 40.0])
+    n, n_lines = 3, 12
+    gx, gw = leggauss(32)
+    fx, fw = leggauss(12)
+    outs = [np.empty((n, 2)) for _ in range(5)] + [np.empty((n, 2), np.int32), np.empty((n, 9)), np.empty((n, 2, 6))]
+    tk.lstar_batch(xyz, np.ascontiguousarray(np.tile(np.sin(np.radians(alphas)) ** 2, (n, 1))),
+                   np.ascontiguousarray(np.tile(q, (n, 1))), n_lines, 1e-6, 1e-4, 1.0, 40.0, np.inf, False, 4000,
+                   gx, gw, fx, fw, *outs, np.empty((1, 2, n_lines)), np.empty((1, 2, n_lines, 3)))
+    ls, flag, point = outs[0], outs[5], outs[6]
+    assert (flag == 0).all()
+    expected = 1.0 / np.abs(1.0 / r0 - bz * r0**2 / (2.0 * b0))
+    assert np.all(np.abs(expected / r0 - 1) > 0.008)  # the uniform field moves L* well away from r0
+    np.testing.assert_allclose(ls, np.repeat(expected[:, None], 2, 1), rtol=1e-4)
+    np.testing.assert_allclose(point[:, 1], b0 / r0**3 + bz, rtol=1e-6)  # Bmin at the equator

@@ -28,6 +28,9 @@ _LAZY = {
     "igrf_field": "xspace.magnetosphere.field",
     "t89_field": "xspace.magnetosphere.field",
     "dipole_field": "xspace.magnetosphere.field",
+    "total_field": "xspace.magnetosphere.field",
+    "make_field_params": "xspace.magnetosphere.field",
+    "lstar_surrogate": "xspace.magnetosphere.surrogate",
 }
 
 __all__ = sorted([*_LAZY, "lstar", "drift_shell"])

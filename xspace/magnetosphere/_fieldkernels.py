@@ -7,7 +7,7 @@ Everything a kernel needs travels in one float64 ``params`` vector built by
 function of (position, params) and can be called from other numba code (field-line tracing, L*):
 
 =========================  ==================================================================
-``params[0]``              model code: 0 centred dipole, 1 IGRF, 2 IGRF + T89
+``params[0]``              model code: 0 centred dipole, 1 IGRF, 2 IGRF + T89, 4 dipole + uniform
 ``params[1]``              dipole tilt angle psi (rad), positive when the northern magnetic pole
                            leans towards the Sun
 ``params[2]``              B0 (nT): equatorial surface field of the centred dipole
@@ -16,7 +16,7 @@ function of (position, params) and can be called from other numba code (field-li
 ``params[13]``             maximum IGRF degree used
 ``params[14:210]``         IGRF g[n, m] (14 x 14, row-major, nT)
 ``params[210:406]``        IGRF h[n, m]
-``params[406:436]``        T89 coefficients a1..a30 of the IOPT level
+``params[406:436]``        T89 coefficients a1..a30 of the IOPT level (code 4: params[406] = uniform Bz, nT)
 =========================  ==================================================================
 
 Positions are in Earth radii (R_E = 6371.2 km), fields in nT.
@@ -47,6 +47,10 @@ MODEL_DIPOLE = 0
 MODEL_IGRF = 1
 MODEL_T89 = 2
 MODEL_T89_EXTERNAL = 3  # private: the T89 external field alone (for t89_field)
+# centred dipole (tilt 0) + a uniform field along GSM z of params[P_UNIFORM] nT: an axisymmetric
+# field whose drift shells and L* are known in closed form (field.dipole_uniform_params)
+MODEL_DIPOLE_UNIFORM = 4
+P_UNIFORM = P_T89
 
 # Tsyganenko (1989) coefficients a1..a30, one row per activity level IOPT = 1..7 (Kp 0,0+ | 1-,1,1+ |
 # 2-,2,2+ | 3-,3,3+ | 4-,4,4+ | 5-,5,5+ | >= 6-), in the 1992 revision "T89c" that IRBEM and
@@ -391,6 +395,9 @@ def field_gsm(x, y, z, params):
         return dipole_gsm(x, y, z, params[P_TILT], params[P_B0])
     if code == MODEL_T89_EXTERNAL:
         return t89_gsm(x, y, z, params)
+    if code == MODEL_DIPOLE_UNIFORM:
+        bx, by, bz = dipole_gsm(x, y, z, params[P_TILT], params[P_B0])
+        return bx, by, bz + params[P_UNIFORM]
     bx, by, bz = igrf_gsm(x, y, z, params)
     if code == MODEL_T89:
         ex, ey, ez = t89_gsm(x, y, z, params)

@@ -102,6 +102,33 @@ def dipole_params(b0_nT: float = 30000.0, tilt_rad: float = 0.0) -> np.ndarray:
     return p
 
 
+def dipole_uniform_params(b0_nT: float = 30000.0, bz_nT: float = -20.0) -> np.ndarray:
+    """Parameter vector of a centred dipole (no tilt) plus a uniform field ``bz_nT`` along its axis.
+
+    The field is axisymmetric, so its drift shells are surfaces of revolution and L* has a closed
+    form: the flux function ``r sin(theta) A_phi = -B0 sin^2(theta) / r + Bz r^2 sin^2(theta) / 2`` is
+    constant on a field line, so the line through the equatorial distance ``r0`` bounds a polar cap
+    of flux ``2 pi |B0 / r0 - Bz r0^2 / 2|`` and ``L* = 1 / |1 / r0 - Bz r0^2 / (2 B0)|`` whatever the
+    pitch angle. A southward ``bz_nT`` (negative) stretches the lines like a tail field. Used to test
+    the L* solver against an analytic non-dipolar case.
+
+    Examples
+    --------
+    >>> from xspace.magnetosphere._fieldkernels import field_gsm
+    >>> field_gsm(2.0, 0.0, 0.0, dipole_uniform_params(30000.0, -20.0))
+    (0.0, -0.0, 3730.0)
+    """
+    if not (np.isfinite(b0_nT) and b0_nT > 0):
+        raise InputError(f"argument 'b0_nT': expected a positive field strength in nT, got {b0_nT!r}")
+    if not np.isfinite(bz_nT):
+        raise InputError(f"argument 'bz_nT': expected a finite field in nT, got {bz_nT!r}")
+    p = dipole_params(b0_nT, 0.0)
+    k = _kernels()
+    p[k.P_CODE] = k.MODEL_DIPOLE_UNIFORM
+    p[k.P_UNIFORM] = bz_nT
+    return p
+
+
 def make_field_params(model: str, time, kp=None, irbem_compatible: bool = False) -> np.ndarray:
     """Parameter vector of a field model at one time, for the numba kernel ``field_gsm``.
 
