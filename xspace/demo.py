@@ -154,6 +154,39 @@ def step_signal(outdir: Path) -> None:
 STEPS.append(step_signal)
 
 
+def step_magnetosphere(outdir: Path) -> None:
+    """L* along the real Van Allen Probes A orbit (T89, solver and neural-network surrogate)."""
+    import time as _time
+
+    import numpy as np
+
+    import xspace
+    from xspace.data import get_path
+
+    print("## Coordinates, T89 and L* (Van Allen Probes A, 2012-12-01, HOPE L3 positions)\n")
+    ds = xspace.open_cdf(get_path("rbspa_rel04_ect-hope-PA-L3_20121201_v0.0.0.cdf"))
+    orbit = ds[["Position_Ion"]].isel(Epoch_Ion=slice(0, 100, 20))
+    kp = 2.0  # an assumed quiet Kp (no index for this day ships with xspace)
+    t0 = _time.perf_counter()
+    # the file says GEO in its labels (Xgeo, Ygeo, Zgeo), not in an attribute: name the frame
+    res = orbit.space.lstar(position="Position_Ion", kp=kp, frame="GEO", pitch_angle=[90.0, 45.0])
+    solver_s = _time.perf_counter() - t0
+    fast = orbit.space.lstar(position="Position_Ion", kp=kp, frame="GEO", pitch_angle=[90.0, 45.0], method="surrogate")
+    gsm = xspace.magnetosphere.transform(orbit["Position_Ion"].values / 6371.2, orbit["Epoch_Ion"].values,
+                                         "GEO", "GSM")
+    print(f"T89 (Kp {kp}, assumed) — solver {solver_s:.1f} s for {orbit.sizes['Epoch_Ion']} points x 2 pitch angles "
+          "(includes the one-time compilation)")
+    print(" time                 r [R_E]  MLT [h]    Lm    L*(90)  L*(45)  surrogate L*(90)")
+    for i, t in enumerate(orbit["Epoch_Ion"].values):
+        r = float(np.linalg.norm(gsm[i]))
+        print(f" {str(t)[:19]}  {r:7.3f}  {float(res.MLT[i]):7.2f}  {float(res.Lm[i, 0]):5.3f}  "
+              f"{float(res.Lstar[i, 0]):6.3f}  {float(res.Lstar[i, 1]):6.3f}  {float(fast.Lstar[i, 0]):10.3f}")
+    print()
+
+
+STEPS.append(step_magnetosphere)
+
+
 def run(outdir: str | None = None) -> int:
     """Run every demo step; files go to ``outdir`` (default: a new temporary folder)."""
     out = Path(outdir) if outdir else Path(tempfile.mkdtemp(prefix="xspace-demo-"))
