@@ -161,6 +161,16 @@ def _params_rows(model, times, kps, irbem_compatible):
 _SLAB = 4096  # points per parameter table (4096 x 436 float64 = 14 MB)
 
 
+
+def broadcast_points(time, xyz, kp):
+    """Broadcast times (...), positions (..., 3) and Kp (...) to flat arrays; also return the common shape."""
+    shape = np.broadcast_shapes(np.shape(time), np.shape(xyz)[:-1], np.shape(kp))
+    t = np.broadcast_to(np.asarray(time, dtype="datetime64[ns]"), shape).ravel()
+    pos = np.broadcast_to(np.asarray(xyz, dtype=np.float64), shape + (3,)).reshape(-1, 3)
+    kpf = np.broadcast_to(np.asarray(kp, dtype=np.float64), shape).ravel()
+    return shape, t, pos, kpf
+
+
 def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, settings, n_threads, with_lstar,
                    with_geometry=False):
     """numpy block: time (...), xyz (..., 3) in ``frame``, kp (...) -> tuple of output arrays."""
@@ -168,10 +178,7 @@ def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, sett
 
     from . import _tracekernels as tk
 
-    shape = np.broadcast_shapes(np.shape(time), np.shape(xyz)[:-1], np.shape(kp))
-    t = np.broadcast_to(np.asarray(time, dtype="datetime64[ns]"), shape).ravel()
-    pos = np.broadcast_to(np.asarray(xyz, dtype=np.float64), shape + (3,)).reshape(-1, 3)
-    kpf = np.broadcast_to(np.asarray(kp, dtype=np.float64), shape).ravel()
+    shape, t, pos, kpf = broadcast_points(time, xyz, kp)
     npts = t.size
     na = pitch.size
     out_lstar = np.full((npts, na), np.nan)

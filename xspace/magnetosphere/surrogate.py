@@ -238,10 +238,9 @@ def _ut_angle(t_ns):
 def _block(time, xyz, kp, *, frame, pitch):
     """numpy block: time (...), xyz (..., 3), kp (...) -> Lstar, flag, closed probability (..., n_pitch)."""
     m = _load()
-    shape = np.broadcast_shapes(np.shape(time), np.shape(xyz)[:-1], np.shape(kp))
-    t = np.broadcast_to(np.asarray(time, dtype="datetime64[ns]"), shape).ravel()
-    pos = np.broadcast_to(np.asarray(xyz, dtype=np.float64), shape + (3,)).reshape(-1, 3)
-    kpf = np.broadcast_to(np.asarray(kp, dtype=np.float64), shape).ravel()
+    from .lstar import broadcast_points
+
+    shape, t, pos, kpf = broadcast_points(time, xyz, kp)
     na = pitch.size
     npts = t.size
     lst = np.full((npts, na), np.nan)
