@@ -58,3 +58,10 @@ def test_utils_time_dim_and_timedelta():
     assert time_dim(ds["a"]) == "T1"
     with pytest.raises(errors.InputError, match="several time dimensions"):
         time_dim(ds[["b"]].assign(c=ds["a"].drop_attrs()))
+
+
+def test_public_names_resolve():
+    for name in xspace.__all__:
+        assert getattr(xspace, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        xspace.nope

@@ -32,9 +32,6 @@ _LAZY = {
     "superposed_epoch": "xspace.analysis.sea",
     "association": "xspace.analysis.assoc",
     "lstar": "xspace.magnetosphere",
-    "get_data": "xspace.fetch",
-    "inventory": "xspace.fetch",
-    "register_product": "xspace.fetch",
 }
 
 __all__ = ["errors", "get_options", "set_options", "__version__", *_LAZY]
@@ -46,7 +43,7 @@ def __getattr__(name: str):
         value = getattr(module, name)
         globals()[name] = value
         return value
-    if name in {"time", "istp", "io", "analysis", "magnetosphere", "plot", "fetch", "data"}:
+    if name in {"time", "istp", "io", "analysis", "magnetosphere", "plot", "data"}:
         return importlib.import_module(f"xspace.{name}")
     raise AttributeError(f"module 'xspace' has no attribute {name!r}")
 
