@@ -382,6 +382,15 @@ def decode_tt2000_inplace(raw: np.ndarray) -> np.ndarray:
 
     For readers that own a freshly read buffer (the CDF engine): decoding in place avoids allocating and
     page-faulting a second array of the same size, which is most of the cost on large variables.
+    Other inputs (not int64, not contiguous, read-only) are decoded into a new array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> buf = np.array([536500867684000000, -9223372036854775808])
+    >>> out = decode_tt2000_inplace(buf)
+    >>> out, np.shares_memory(out, buf)
+    (array(['2016-12-31T23:59:59.500000000', 'NaT'], dtype='datetime64[ns]'), True)
     """
     if raw.dtype != np.int64 or not raw.flags.c_contiguous or not raw.flags.writeable:
         return _tt2000_decode_np(raw)

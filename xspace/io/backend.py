@@ -198,7 +198,18 @@ def build_dataset(
     include_ignore_data: bool = False,
     drop_variables: Iterable[str] | None = None,
 ) -> xr.Dataset:
-    """Build the lazy, ISTP-decoded Dataset of a CDF file (no index is created here)."""
+    """Build the lazy, ISTP-decoded Dataset of a CDF file (no index is created here).
+
+    This is what the ``engine="cdf"`` backend returns to xarray; use :func:`open_cdf` or
+    ``xr.open_dataset(path, engine="cdf")`` for the usual options (chunks, indexes, several files).
+
+    Examples
+    --------
+    >>> from xspace.data import get_path
+    >>> ds = build_dataset(get_path("psp_fld_l2_mag_rtn_1min_20200104_v02.cdf"))
+    >>> dict(ds.sizes)
+    {'epoch_mag_RTN_1min': 118, 'component_index_RTN': 3, 'epoch_quality_flags': 1440}
+    """
     f = cdf_file(path)
     layout = _Layout(f, include_ignore_data)
     drop = set(drop_variables or ())

@@ -162,7 +162,7 @@ _SLAB = 4096  # points per parameter table (4096 x 436 float64 = 14 MB)
 
 
 
-def broadcast_points(time, xyz, kp):
+def _broadcast_points(time, xyz, kp):
     """Broadcast times (...), positions (..., 3) and Kp (...) to flat arrays; also return the common shape."""
     shape = np.broadcast_shapes(np.shape(time), np.shape(xyz)[:-1], np.shape(kp))
     t = np.broadcast_to(np.asarray(time, dtype="datetime64[ns]"), shape).ravel()
@@ -178,7 +178,7 @@ def _compute_block(time, xyz, kp, *, model, frame, pitch, irbem_compatible, sett
 
     from . import _tracekernels as tk
 
-    shape, t, pos, kpf = broadcast_points(time, xyz, kp)
+    shape, t, pos, kpf = _broadcast_points(time, xyz, kp)
     npts = t.size
     na = pitch.size
     out_lstar = np.full((npts, na), np.nan)

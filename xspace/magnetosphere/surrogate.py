@@ -238,9 +238,9 @@ def _ut_angle(t_ns):
 def _block(time, xyz, kp, *, frame, pitch):
     """numpy block: time (...), xyz (..., 3), kp (...) -> Lstar, flag, closed probability (..., n_pitch)."""
     m = _load()
-    from .lstar import broadcast_points
+    from .lstar import _broadcast_points
 
-    shape, t, pos, kpf = broadcast_points(time, xyz, kp)
+    shape, t, pos, kpf = _broadcast_points(time, xyz, kp)
     na = pitch.size
     npts = t.size
     lst = np.full((npts, na), np.nan)
