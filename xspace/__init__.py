@@ -32,9 +32,11 @@ _LAZY = {
     "superposed_epoch": "xspace.analysis.sea",
     "association": "xspace.analysis.assoc",
     "lstar": "xspace.magnetosphere",
+    "get_data": "xspace.fetch",
+    "register_product": "xspace.fetch",
 }
 
-__all__ = ["errors", "get_options", "set_options", "__version__", *_LAZY]
+__all__ = ["errors", "get_options", "set_options", "__version__", "inventory", *_LAZY]
 
 
 def __getattr__(name: str):
@@ -43,7 +45,11 @@ def __getattr__(name: str):
         value = getattr(module, name)
         globals()[name] = value
         return value
-    if name in {"time", "istp", "io", "analysis", "magnetosphere", "plot", "data"}:
+    if name == "inventory":  # the live inventory object (module: xspace.fetch.inventory)
+        value = importlib.import_module("xspace.fetch.inventory").INVENTORY
+        globals()[name] = value
+        return value
+    if name in {"time", "istp", "io", "analysis", "magnetosphere", "plot", "data", "fetch", "testing"}:
         return importlib.import_module(f"xspace.{name}")
     raise AttributeError(f"module 'xspace' has no attribute {name!r}")
 

@@ -25,13 +25,37 @@ OPTIONS: dict[str, Any] = {
     "cdf_chunk_records": 1_000_000,
     # fetch: maximum parallel downloads per host
     "max_connections_per_host": 4,
+    # fetch: base URLs of the providers; None = $XSPACE_<NAME>_URL or the real service
+    "cdaweb_url": None,
+    "cdaweb_catalog_url": None,
+    "hapi_url": None,
+    "hapi_servers": None,
+    "sscweb_url": None,
+    "amda_url": None,
+    "csa_url": None,
+    # fetch: seconds before listings, catalogs and metadata are revalidated
+    "cache_ttl": 3600.0,
+    # fetch: bound on the total time of one download, retries included (seconds)
+    "fetch_timeout": 120.0,
+    # fetch: progress bar for eager downloads (None = when stderr is a terminal)
+    "progress": None,
 }
+
+_URL_OPTIONS = ("cdaweb_url", "cdaweb_catalog_url", "hapi_url", "sscweb_url", "amda_url", "csa_url")
 
 _VALIDATORS = {
     "offline": lambda v: isinstance(v, bool),
     "cache_dir": lambda v: v is None or isinstance(v, str) or hasattr(v, "__fspath__"),
     "cdf_chunk_records": lambda v: isinstance(v, int) and v > 0,
     "max_connections_per_host": lambda v: isinstance(v, int) and 1 <= v <= 5,
+    **{k: (lambda v: v is None or (isinstance(v, str) and v.startswith(("http://", "https://"))))
+       for k in _URL_OPTIONS},
+    "hapi_servers": lambda v: v is None or (
+        isinstance(v, dict) and all(isinstance(a, str) and isinstance(u, str) for a, u in v.items())
+    ),
+    "cache_ttl": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+    "fetch_timeout": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+    "progress": lambda v: v is None or isinstance(v, bool),
 }
 
 
@@ -41,8 +65,8 @@ def get_options() -> dict[str, Any]:
     Examples
     --------
     >>> import xspace
-    >>> sorted(xspace.get_options())[:2]
-    ['cache_dir', 'cdf_chunk_records']
+    >>> sorted(xspace.get_options())[:3]
+    ['amda_url', 'cache_dir', 'cache_ttl']
     """
     return dict(OPTIONS)
 
@@ -60,6 +84,17 @@ class set_options:
         Default number of records per dask chunk when opening CDF files with ``chunks="auto"``.
     max_connections_per_host : int
         Parallel downloads per host (1-5).
+    cdaweb_url, cdaweb_catalog_url, hapi_url, sscweb_url, amda_url, csa_url : str or None
+        Base URL of a provider (``http://`` or ``https://``). ``None`` means the environment variable
+        ``XSPACE_<NAME>_URL`` if set, else the real service (see :func:`xspace.fetch.base_url`).
+    hapi_servers : dict or None
+        Extra HAPI servers, alias -> URL, added to the built-in list.
+    cache_ttl : float
+        Seconds before cached listings, catalogs and metadata are revalidated (conditional GET).
+    fetch_timeout : float
+        Bound on the total time of one download, retries included (seconds).
+    progress : bool or None
+        Progress bar for eager downloads; ``None`` shows it when stderr is a terminal.
 
     Examples
     --------
