@@ -949,6 +949,16 @@ class LocalServer:
                 total += n
         return total
 
+    def requests(self, path_substring: str = "", method: str | None = None) -> list[Request]:
+        """The received requests (oldest first) whose key ``"METHOD /path?query"`` contains ``path_substring``.
+
+        Use it to check what a client sent (``srv.requests("/a.cdf")[-1].headers["If-None-Match"]``).
+        """
+        with self._lock:
+            history = list(self.history)
+        return [r for r in history
+                if path_substring in r.key and (method is None or r.method == method.upper())]
+
     def reset_counts(self) -> None:
         """Forget all counted requests (and the request history)."""
         with self._lock:
@@ -1093,8 +1103,33 @@ class LocalServer:
         _close_now(h.connection)  # no terminating 0-size chunk
 
 
+def main(argv: list[str] | None = None) -> None:
+    """Serve a folder until interrupted: ``python -m xspace.testing.server FOLDER [--port N]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Serve a folder like an Apache archive, on 127.0.0.1.")
+    parser.add_argument("root", nargs="?", default=".", help="folder to serve (default: current folder)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    args = parser.parse_args(argv)
+    srv = LocalServer(args.root, port=args.port).start()
+    srv.faults.latency = args.latency
+    print(srv.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.stop()
+
+
 def _close_now(sock: socket.socket) -> None:
     try:
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
