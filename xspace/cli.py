@@ -1,4 +1,5 @@
-"""The ``xspace`` command line: ``xspace info FILE``, ``xspace demo``.
+"""The ``xspace`` command line: ``xspace info FILE``, ``xspace demo``, ``xspace cache info|clear|verify``,
+``xspace fetch PRODUCT START STOP``.
 
 Examples
 --------
@@ -66,6 +67,57 @@ def _cmd_demo(args) -> int:
     return run(outdir=args.outdir)
 
 
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+def _cmd_cache(args) -> int:
+    from .fetch import cache
+
+    if args.action == "info":
+        i = cache.info()
+        print(f"cache {i['path']}: {i['files']} files, {_size(i['bytes'])}")
+        for host, h in sorted(i["hosts"].items()):
+            print(f"  {host:<40} {h['files']:>7} files {_size(h['bytes']):>12}")
+    elif args.action == "clear":
+        n = cache.clear(args.host)
+        print(f"removed {n} files from {cache.cache_dir()}" + (f" ({args.host})" if args.host else ""))
+    else:
+        problems = cache.verify(remove=not args.keep)
+        for path, why in problems:
+            print(f"  {path}: {why}" + ("" if args.keep else " (removed)"))
+        print(f"{len(problems)} problems in {cache.cache_dir()}")
+        return 1 if problems and args.keep else 0
+    return 0
+
+
+def _cmd_fetch(args) -> int:
+    import xspace
+
+    from .errors import XspaceError
+
+    try:
+        data = xspace.get_data(args.product, args.start, args.stop, load=True)
+    except XspaceError as exc:
+        print(f"xspace fetch: {exc}", file=sys.stderr)
+        return 1
+    ds = data.to_dataset() if hasattr(data, "to_dataset") and not hasattr(data, "data_vars") else data
+    print(describe(ds, title=f"== {args.product} [{args.start}, {args.stop})"))
+    if args.output:
+        from .io.open import detect_format  # noqa: F401  (format by extension)
+
+        if str(args.output).endswith(".cdf"):
+            xspace.to_cdf(ds, args.output)
+        else:
+            ds.space.to_netcdf(args.output)
+        print(f"wrote {args.output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``xspace`` command."""
     from . import __version__
@@ -79,6 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     p_demo = sub.add_parser("demo", help="run the demo on bundled real data (no network)")
     p_demo.add_argument("--outdir", default=None, help="where to write figures and files (default: a temporary folder)")
     p_demo.set_defaults(func=_cmd_demo)
+    p_cache = sub.add_parser("cache", help="the download cache: info, clear, verify")
+    p_cache.add_argument("action", choices=["info", "clear", "verify"])
+    p_cache.add_argument("--host", default=None, help="clear: only this host's files")
+    p_cache.add_argument("--keep", action="store_true", help="verify: report bad entries without removing them")
+    p_cache.set_defaults(func=_cmd_cache)
+    p_fetch = sub.add_parser("fetch", help="fetch a product, e.g. cdaweb/AC_H0_MFI/BGSEc 2022-01-01 2022-01-02")
+    p_fetch.add_argument("product")
+    p_fetch.add_argument("start")
+    p_fetch.add_argument("stop")
+    p_fetch.add_argument("-o", "--output", default=None, help="write to a .cdf or .nc file")
+    p_fetch.set_defaults(func=_cmd_fetch)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -356,14 +356,26 @@ class _Downloader:
             self.not_modified = True
             raise _NotModified()
         if self.expected_size is not None and size != int(self.expected_size):
-            raise FetchError(
+            raise _Truncated(
                 f"{url}: received {size} bytes, the archive announced {self.expected_size}: truncated download"
             )
-        check_content(Path(output_file), self.kind, url)
+        try:
+            check_content(Path(output_file), self.kind, url)
+        except FetchError as exc:
+            if "truncated" in str(exc):
+                raise _Truncated(str(exc)) from None
+            raise
 
 
 class _NotModified(Exception):
     pass
+
+
+class _Truncated(FetchError):
+    """A body that ended early without the transport noticing: worth another attempt."""
+
+
+TRUNCATION_ATTEMPTS = 3
 
 
 def _quiet_pooch() -> None:
@@ -464,7 +476,14 @@ def fetch_file(
             if meta.get("last_modified"):
                 cond["If-Modified-Since"] = meta["last_modified"]
         try:
-            _download_into(url, path, kind, expected_size, params, cond, lock, progress)
+            for attempt in range(TRUNCATION_ATTEMPTS):
+                try:
+                    _download_into(url, path, kind, expected_size, params, cond, lock, progress)
+                    break
+                except _Truncated:
+                    if attempt == TRUNCATION_ATTEMPTS - 1:
+                        raise
+                    time.sleep(_http.BACKOFF_BASE * 2**attempt)
         except _NotModified:
             meta = dict(meta or {}, validated=time.time())
             _write_meta(path, meta)
