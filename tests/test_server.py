@@ -520,6 +520,22 @@ def test_fault_abort_chunked(srv, session, cdf_dir):
     assert session.get(srv.url + "/hapi/data").text.count("\n") == 8
 
 
+def test_fault_drop(srv, session):
+    srv.faults.drop(CDF_NAME, times=1)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.get(cdf_url(srv))
+    assert session.get(cdf_url(srv)).status_code == 200
+    assert srv.count(CDF_NAME) == 2
+
+
+def test_fault_stall_triggers_client_timeout(srv, session):
+    srv.faults.stall(CDF_NAME, 1.0, times=1)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        session.get(cdf_url(srv), timeout=0.3)
+    r = session.get(cdf_url(srv), timeout=5)
+    assert r.status_code == 200 and r.content[:4] == CDF_MAGIC
+
+
 def test_faults_first_matching_rule_wins(srv, session):
     srv.faults.add("ace", status=503, times=1)
     srv.faults.soft_error("ace", times=1)

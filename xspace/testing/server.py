@@ -5,8 +5,9 @@ files the way an Apache archive does (directory index pages, ``Last-Modified``, 
 ``Accept-Ranges``, single byte ranges, conditional requests), plus Python handlers mounted under
 URL prefixes (web-service stand-ins). It counts every request it receives and can be told to
 misbehave like a real archive does: slow answers, 5xx/429 statuses with ``Retry-After``, truncated
-bodies, "soft" HTML error pages sent with status 200, chunked streams cut before their end, and a
-port that stops accepting connections.
+bodies, "soft" HTML error pages sent with status 200, chunked streams cut before their end,
+connections closed without an answer, answers that stall, and a port that stops accepting
+connections.
 
 It is a plain socket server (``http.server.ThreadingHTTPServer``), so any client — ``requests``,
 ``urllib``, ``curl`` or another process — talks to it exactly as it would to a real archive.
@@ -551,7 +552,7 @@ class FaultRule:
     ----------
     substring : str
         Matched against the request key ``"METHOD /path?query"`` (decoded).
-    kind : {"status", "truncate", "soft_error", "abort_chunked"}
+    kind : {"status", "truncate", "soft_error", "abort_chunked", "drop", "stall"}
     remaining : int or None
         Requests it will still hit (None: every matching request).
     hits : int
@@ -624,6 +625,14 @@ class Faults:
         HEAD requests are not affected.
         """
         return self._add(FaultRule(substring, "abort_chunked", times, keep=keep))
+
+    def drop(self, substring: str, times: int | None = 1) -> FaultRule:
+        """Close the connection of the next ``times`` matching requests without any response."""
+        return self._add(FaultRule(substring, "drop", times))
+
+    def stall(self, substring: str, seconds: float, times: int | None = 1) -> FaultRule:
+        """Wait ``seconds`` before answering the next ``times`` matching requests (to trigger client timeouts)."""
+        return self._add(FaultRule(substring, "stall", times, seconds=float(seconds)))
 
     def clear(self) -> None:
         """Remove every rule and set :attr:`latency` back to 0."""
@@ -976,6 +985,13 @@ class LocalServer:
         if self.faults.latency:
             time.sleep(self.faults.latency)
         rule = self.faults._take(req)
+        if rule is not None and rule.kind == "stall":
+            time.sleep(rule.params["seconds"])
+            rule = None
+        if rule is not None and rule.kind == "drop":
+            h.close_connection = True
+            _close_now(h.connection)
+            return
         if rule is not None and rule.kind == "status":
             status = rule.params["status"]
             headers = {}
