@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import gc
 import hashlib
 import html
 import importlib
@@ -92,20 +93,35 @@ _KIND_RANK = {k: i for i, k in enumerate(("provider", "mission", "group", "instr
 _NON_IDENT = re.compile(r"[^0-9A-Za-z_]")
 # attribute names __getattr__ never resolves to children: Python and IPython probe them (copy, pickle,
 # display), and resolving them would load a provider's catalog just to print something
-_PROBED_PREFIXES = ("__", "_repr_", "_ipython_")
 _INTERNAL = frozenset({"_kids", "_loader", "_lock", "_followers", "_index", "_hay", "_virtual_lock",
                        "_providers", "_snapshot"})
 _PLURALS = {"mission": "missions", "instrument": "instruments", "group": "groups", "dataset": "datasets",
             "parameter": "parameters", "provider": "providers"}
 
 
+@contextlib.contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector while building thousands of nodes (2-3x faster)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 # ---------------------------------------------------------------------------------------------- names
+def _probed(name: str) -> bool:
+    return (name.startswith("__") and name.endswith("__")) or name.startswith(("_repr_", "_ipython_"))
+
+
 def sanitize(name: str, reserved: Iterable[str] = ()) -> str:
     """Valid Python identifier for the raw child name ``name`` (without collision handling).
 
     Characters other than ASCII letters, digits and ``_`` become ``_``; a leading digit gets a ``_``
-    prefix; Python keywords and names in ``reserved`` get a trailing ``_``; names IPython or Python
-    would probe (``__x``, ``_repr_x``, ``_ipython_x``) get an ``x`` prefix.
+    prefix; Python keywords and names in ``reserved`` get a trailing ``_``; names Python or IPython
+    probe for (``__x__``, ``_repr_x``, ``_ipython_x``) get an ``x`` prefix.
 
     Examples
     --------
@@ -117,7 +133,7 @@ def sanitize(name: str, reserved: Iterable[str] = ()) -> str:
     s = _NON_IDENT.sub("_", str(name)) or "_"
     if s[0].isdigit():
         s = "_" + s
-    if s.startswith(_PROBED_PREFIXES):
+    if _probed(s):
         s = "x" + s
     if keyword.iskeyword(s) or s in reserved:
         s += "_"
@@ -333,7 +349,7 @@ class Node:
 
     # ------------------------------------------------------------------ access
     def __getattr__(self, name: str) -> "Node":
-        if name.startswith(_PROBED_PREFIXES) or name in _INTERNAL:
+        if _probed(name) or name in _INTERNAL:
             raise AttributeError(name)
         kids = self._children()
         node = kids.attr.get(name)
@@ -493,7 +509,8 @@ class Node:
     def search(self, query: str, kind: str | None = None, limit: int | None = 50) -> list["Node"]:
         """Nodes below this one whose name, description or path contain every word of ``query``.
 
-        Case-insensitive. Ranked: exact name/identifier matches first, then nodes whose name holds every
+        Case-insensitive; each word must match at the start of a word (``"mag"`` finds ``"magnetic"``
+        and ``"ace_mag"``, ``"ace"`` does not find ``"spacecraft"``). Ranked: exact name/identifier matches first, then nodes whose name holds every
         word, then by kind (missions before datasets before parameters) and path. Only loaded nodes are
         searched (this node's own children are loaded first).
 
@@ -622,12 +639,14 @@ def _rank(nodes: Iterable[Node], query: str, kind: str | None, limit: int | None
     words = q.split()
     if not words:
         raise InputError("search: expected at least one word in the query, got an empty string")
+    # a word matches at the start of a word of the haystack: "ace" finds "ACE" and "ace-imf", not "spacecraft"
+    patterns = [re.compile(r"(?<![0-9a-z])" + re.escape(w)) for w in words]
     scored = []
     for n in nodes:
         if kind is not None and n.kind != kind:
             continue
         hay = n._haystack()
-        if not all(w in hay for w in words):
+        if not all(p.search(hay) for p in patterns):
             continue
         name = n.name.lower()
         tail = n.path.rsplit("/", 1)[-1].lower()
@@ -915,7 +934,8 @@ def _validators(url: str, params: Any) -> dict:
 
 def _build(name, url, parse, data: bytes, params, version) -> tuple[Node, dict]:
     try:
-        tree = parse(data)
+        with _no_gc():
+            tree = parse(data)
     except Exception as exc:
         raise FetchError(f"inventory {name!r}: cannot parse the catalog {url}: {exc}") from exc
     if not isinstance(tree, Node):
@@ -994,11 +1014,13 @@ def cached_tree(
     file = inventory_file(name)
     offline = bool(get_options()["offline"])
     force = getattr(_local, "force", False)
-    rec = _read_record(file, url, params, version)
+    with _no_gc():
+        rec = _read_record(file, url, params, version)
     tree = None
     if rec is not None:
         try:
-            tree = Node.from_dict(rec["tree"])
+            with _no_gc():
+                tree = Node.from_dict(rec["tree"])
         except Exception as exc:
             logger.warning("inventory: %s holds an unreadable tree (%s); rebuilding it", file, exc)
             rec = None
@@ -1230,7 +1252,8 @@ def amda_tree_to_node(xml_bytes: bytes, prefix: str = "amda") -> Node:
         root = ET.fromstring(xml_bytes)
     except ET.ParseError as exc:
         raise FetchError(f"amda_tree_to_node: expected AMDA's getObsDataTree XML, cannot parse it ({exc})") from exc
-    missions = [n for n in (_amda_node(m, prefix) for m in root.iter("mission")) if n is not None]
+    with _no_gc():
+        missions = [n for n in (_amda_node(m, prefix) for m in root.iter("mission")) if n is not None]
     center = root.find("dataCenter")
     meta = {"description": "AMDA (CDPP, IRAP Toulouse) data tree"}
     if center is not None and center.get("name"):
