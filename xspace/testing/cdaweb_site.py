@@ -509,8 +509,10 @@ def build_cdaweb_archive(root, *, start="2020-01-01", days: int = 3, real_files:
     real_files : bool
         Also publish the real CDF files of ``shared_data`` at their real archive paths and the masters.
     shared_data : path-like, optional
-        Folder of the real CDF files (default ``../shared/data/cdf`` next to the repository, or
-        ``$XSPACE_SHARED_DATA/cdf``).
+        Folder of the real CDF files, or the data folder holding them in ``cdf/`` (default
+        ``$XSPACE_SHARED_DATA/cdf``, else ``../shared/data/cdf`` next to the repository); files not
+        found there are taken from the package's own ``xspace/data`` when it ships them (ACE MFI,
+        PSP FIELDS, RBSP HOPE), and datasets whose file is nowhere are left out.
     base_url : str, optional
         Server URL written into ``all.xml`` (default the real ``https://cdaweb.gsfc.nasa.gov``;
         :func:`serve_cdaweb` rewrites it with the local server's URL via :func:`write_all_xml`).
@@ -597,10 +599,10 @@ def build_cdaweb_archive(root, *, start="2020-01-01", days: int = 3, real_files:
     if real_files:
         from ..io.backend import open_cdf
 
-        src = Path(shared_data) if shared_data is not None else _shared_cdf_dir()
+        src = _shared_cdf_dir(shared_data)
         for dataset_id, spec in _REAL.items():
-            source = src / spec["file"]
-            if not source.is_file():
+            source = _find_real(spec["file"], src)
+            if source is None:
                 continue
             with open_cdf(source, include_ignore_data=True) as ds:
                 times, counts = _real_times(ds)
@@ -641,8 +643,8 @@ def build_cdaweb_archive(root, *, start="2020-01-01", days: int = 3, real_files:
                 "files": [rec],
             }
         for dataset_id, spec in _MASTERS_ONLY.items():
-            source = src / spec["master"]
-            if not source.is_file():
+            source = _find_real(spec["master"], src)
+            if source is None:
                 continue
             shutil.copyfile(source, masters / spec["master"])
             with open_cdf(source, include_ignore_data=True) as ds:
@@ -684,11 +686,24 @@ def _text(value) -> str:
     return str(value).strip()
 
 
-def _shared_cdf_dir() -> Path:
+def _shared_cdf_dir(shared_data=None) -> Path:
+    """The folder of the real CDF files: ``shared_data`` (the data folder or its ``cdf/``), else
+    ``$XSPACE_SHARED_DATA/cdf``, else ``../shared/data/cdf`` next to the repository."""
+    if shared_data is not None:
+        folder = Path(shared_data)
+        return folder / "cdf" if (folder / "cdf").is_dir() else folder
     env = os.environ.get("XSPACE_SHARED_DATA")
     if env:
         return Path(env) / "cdf"
     return _SHARED_CDF
+
+
+def _find_real(name: str, folder: Path) -> Path | None:
+    """A real file by name: in ``folder``, else among the files the package ships (xspace/data)."""
+    for candidate in (folder / name, Path(__file__).resolve().parents[1] / "data" / name):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def newest_files(info: dict, dataset: str) -> list[dict]:
@@ -1064,8 +1079,7 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
         times = np.concatenate([np.asarray(subset[d].values) for d in subset.dims
                                 if d in subset.coords and subset[d].dtype.kind == "M"])
         rec = {"path": rel, "local": str(out), "start": _iso(times.min()), "stop": _iso(times.max())}
-        return reply_json({"FileDescription": [_file_description(_server_base(req), rec)]}) if _wants_json(req) else \
-            reply(req, "FileDescription", "FileDescription", [_file_description(_server_base(req), rec)])
+        return reply(req, "FileDescription", "FileDescription", [_file_description(_server_base(req), rec)])
 
     def handler(req):
         try:
