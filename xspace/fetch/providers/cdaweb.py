@@ -1,0 +1,928 @@
+"""CDAWeb: NASA's space-physics data archive, read file by file, lazily.
+
+Product paths
+-------------
+=====================================  ====================================================================
+``"cdaweb/AC_H0_MFI"``                 every variable of the dataset (:class:`xarray.Dataset`)
+``"cdaweb/AC_H0_MFI/BGSEc"``           one variable (:class:`xarray.DataArray`, with its coordinates)
+``"cdaweb/AC_H0_MFI/BGSEc,Magnitude"`` several variables (:class:`xarray.Dataset`)
+=====================================  ====================================================================
+
+Dataset identifiers are case-insensitive (CDAWeb's are upper case); variable names are not.
+
+How a request is served
+-----------------------
+1. **File list.** By default from the CDAS REST ``orig_data`` endpoint
+   (``{cdaweb_url}/WS/cdasr/1/dataviews/sp_phys/datasets/{ID}/orig_data/{start},{stop}``, asked for whole
+   UTC days so neighbouring requests share the cached answer); with ``method="archive"`` — and
+   automatically when the REST service fails — from the HTTPS archive's directory pages, whose layout
+   (``/pub/data/...`` subdivided by year, year/month, year/day-of-year, or flat) comes from the catalog
+   ``all.xml`` (access ``URL``, ``subdividedby``, ``filenaming``). Both answers are cached and revalidated
+   after the TTL (option ``cache_ttl``, or ``ttl=`` here).
+2. **Versions.** File names end in a version token compared numerically (``v10 > v9``,
+   ``5.10.0 > 5.9.0``); only the newest version of each file is read. When a newer version appears
+   (seen once the listing's TTL has expired), the cached copies of older versions are removed
+   (:func:`xspace.fetch.cache.forget`).
+3. **Metadata only.** For each file, the CDF header records and the time variables are read with HTTP
+   Range requests (:mod:`xspace.fetch._remote`; a cached file is opened locally instead). The result is
+   dask-backed: one chunk per file whose task downloads the file through the cache (once, wherever
+   the task runs) and reads the records selected at build time (:mod:`xspace.fetch._assemble`).
+   ``load=True`` downloads every needed file now, in parallel (``max_connections_per_host``), with a
+   progress bar (``progress=True``, or automatically on a terminal for more than a few files).
+4. **Master CDF.** ``/pub/software/cdawlib/0MASTERS/<id>_00000000_v01.cdf`` (cached, revalidated):
+   its variable attributes win over the data files' (as on CDAWeb); its structure gives the variables,
+   dimensions and dtypes of an empty result.
+5. **Virtual variables** (``VIRTUAL="TRUE"`` with a ``FUNCT`` attribute in the master: computed by
+   CDAWeb's server, absent from the files) come from the REST ``data`` endpoint (a CDF the server
+   generates for the interval). They are fetched **eagerly**, when asked for by name (or for a whole
+   dataset with ``virtual=True``), and aligned on the time coordinate of the files.
+
+Options of :func:`get`
+----------------------
+``method`` ("rest" | "archive"), ``ttl`` (seconds), ``block_size`` (bytes per Range request, default
+64 KiB), ``include_ignore_data``, ``virtual``, ``progress``, ``max_connections_per_host``.
+
+Examples
+--------
+>>> import tempfile, xspace
+>>> from xspace.testing.cdaweb_site import serve_cdaweb
+>>> with tempfile.TemporaryDirectory() as tmp, serve_cdaweb(days=2) as srv, \\
+...         xspace.set_options(cdaweb_url=srv.url, cache_dir=tmp):
+...     ramp = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-01T23:59", "2020-01-02T00:02")
+...     ramp.values.tolist(), ramp.chunks     # one chunk per daily file
+([10520639.0, 10520640.0, 10520641.0], ((2, 1),))
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import numpy as np
+import xarray as xr
+
+from ...errors import FetchError, InputError, OfflineError, ProductNotFound
+from ...options import OPTIONS
+
+NAME = "cdaweb"
+
+__all__ = ["NAME", "get", "inventory", "list_files", "catalog", "version_key", "newest_versions"]
+
+log = logging.getLogger(__name__)
+
+REST_PATH = "/WS/cdasr/1/dataviews/sp_phys"
+MASTERS_PATH = "/pub/software/cdawlib/0MASTERS"
+_REAL_HOSTS = ("https://cdaweb.gsfc.nasa.gov", "http://cdaweb.gsfc.nasa.gov", "https://spdf.gsfc.nasa.gov",
+               "http://spdf.gsfc.nasa.gov", "https://cdaweb.sci.gsfc.nasa.gov")
+_JSON = {"Accept": "application/json"}
+
+
+# ------------------------------------------------------------------------------------------- URLs
+def _base() -> str:
+    from .. import base_url
+
+    return base_url("cdaweb")
+
+
+def _rest(path: str) -> str:
+    return _base() + REST_PATH + path
+
+
+def _catalog_url() -> str:
+    """all.xml: option ``cdaweb_catalog_url``; else beside a non-default ``cdaweb_url``; else SPDF's."""
+    from .. import DEFAULT_URLS, base_url
+
+    if OPTIONS.get("cdaweb_catalog_url") or os.environ.get("XSPACE_CDAWEB_CATALOG_URL"):
+        return base_url("cdaweb_catalog")
+    base = _base()
+    if base != DEFAULT_URLS["cdaweb"]:
+        return base + "/pub/catalogs/all.xml"
+    return DEFAULT_URLS["cdaweb_catalog"]
+
+
+def _local_url(url: str) -> str:
+    """Archive URLs of the catalog point at the real hosts: follow ``cdaweb_url`` when it is changed."""
+    from .. import DEFAULT_URLS
+
+    base = _base()
+    if base == DEFAULT_URLS["cdaweb"]:
+        return url
+    for host in _REAL_HOSTS:
+        if url.startswith(host + "/"):
+            return base + url[len(host):]
+    return url
+
+
+def _ttl(options) -> float:
+    ttl = options.get("ttl")
+    return float(OPTIONS["cache_ttl"] if ttl is None else ttl)
+
+
+def _compact(t: np.datetime64) -> str:
+    from .._times import compact
+
+    return compact(t)
+
+
+def _status(exc: BaseException) -> int | None:
+    return getattr(exc, "status", None)
+
+
+# ------------------------------------------------------------------------------------------ versions
+_VERSION_RE = re.compile(r"^(?P<key>.+?)[_-][vV](?P<ver>\d+(?:[._]\d+)*)(?P<ext>\.[A-Za-z0-9]+)$")
+
+
+def version_key(name: str) -> tuple[str, tuple[int, ...]]:
+    """(file name without its version, version as a tuple of ints) of an archive file name.
+
+    Examples
+    --------
+    >>> version_key("ac_h0_mfi_20220101_v10.cdf") > version_key("ac_h0_mfi_20220101_v9.cdf")
+    True
+    >>> version_key("rbspa_rel04_ect-hope-PA-L3_20121201_v5.10.0.cdf")
+    ('rbspa_rel04_ect-hope-PA-L3_20121201.cdf', (5, 10, 0))
+    """
+    base = name.rsplit("/", 1)[-1]
+    m = _VERSION_RE.match(base)
+    if not m:
+        return base, ()
+    return m.group("key") + m.group("ext"), tuple(int(x) for x in re.split(r"[._]", m.group("ver")))
+
+
+@dataclass
+class FileEntry:
+    """One archive file: URL, nominal time span, size (when announced)."""
+
+    url: str
+    start: np.datetime64
+    stop: np.datetime64
+    size: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+def newest_versions(entries: list[FileEntry]) -> tuple[list[FileEntry], list[FileEntry]]:
+    """(newest version of each file, superseded entries), both in time order.
+
+    Examples
+    --------
+    >>> t = np.datetime64("2020-01-01")
+    >>> es = [FileEntry(f"h/x_20200101_v{v}.cdf", t, t) for v in ("9", "10", "1")]
+    >>> [e.name for e in newest_versions(es)[0]]
+    ['x_20200101_v10.cdf']
+    """
+    best: dict[str, tuple[tuple, FileEntry]] = {}
+    old = []
+    for e in entries:
+        key, ver = version_key(e.name)
+        cur = best.get(key)
+        if cur is None or ver > cur[0]:
+            if cur is not None:
+                old.append(cur[1])
+            best[key] = (ver, e)
+        elif ver != cur[0] or e.url != cur[1].url:
+            old.append(e)
+    keep = sorted((e for _, e in best.values()), key=lambda e: (e.start, e.name))
+    return keep, old
+
+
+def _forget_superseded(chosen: list[FileEntry], superseded: list[FileEntry]) -> None:
+    """Remove cached copies (and saved Range blocks) of versions older than the chosen ones."""
+    from .. import _remote, cache
+
+    for e in superseded:
+        try:
+            cache.forget(e.url)
+        except FetchError:
+            pass
+        _remote.forget_ranges(e.url)
+        _REFS.pop(e.url, None)
+    by_folder: dict[Path, list[FileEntry]] = {}
+    for e in chosen:
+        try:
+            by_folder.setdefault(cache.path_for(e.url).parent, []).append(e)
+        except FetchError:
+            continue
+    for folder, es in by_folder.items():
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        wanted = {version_key(e.name)[0]: version_key(e.name)[1] for e in es}
+        for n in names:
+            hidden = n.startswith(".") and n.endswith(".ranges")
+            real = n[1:-len(".ranges")] if hidden else n
+            if real.endswith((".meta", ".lock", ".tmp", ".part")) or (n.startswith(".") and not hidden):
+                continue
+            key, ver = version_key(real)
+            if key in wanted and ver < wanted[key]:
+                try:
+                    if hidden:
+                        os.unlink(folder / n)
+                    else:
+                        cache.forget(folder / n)
+                except OSError:
+                    pass
+
+
+# ------------------------------------------------------------------------------------------- catalog
+@dataclass
+class DatasetInfo:
+    """What all.xml says about one dataset."""
+
+    id: str
+    label: str = ""
+    start: str = ""
+    stop: str = ""
+    mission: str = ""
+    mission_label: str = ""
+    instrument: str = ""
+    instrument_type: str = ""
+    url: str = ""
+    subdividedby: str = ""
+    filenaming: str = ""
+    pi: str = ""
+    notes: str = ""
+
+
+_CATALOG_MEMO: dict[str, dict[str, DatasetInfo]] = {}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def parse_catalog(data: bytes) -> dict[str, DatasetInfo]:
+    """Datasets of a CDAWeb ``all.xml`` catalog, by identifier.
+
+    Examples
+    --------
+    >>> xml = b'''<sites><datasite><dataset serviceprovider_ID="AC_K2_MFI" timerange_start="1997-09-02 00:00:00"
+    ...   timerange_stop="2024-01-01 00:00:00"><observatory ID="ACE"/><mission_group ID="ACE"/>
+    ...   <instrument ID="MAG"/><description short="ACE 1-hr mag"/>
+    ...   <access subdividedby="%Y" filenaming="ac_k2_mfi_%Y%m%d_%Q.cdf">
+    ...   <URL>https://cdaweb.gsfc.nasa.gov/pub/data/ace/mag/level_2_cdaweb/mfi_k2</URL></access>
+    ...   </dataset></datasite></sites>'''
+    >>> info = parse_catalog(xml)["AC_K2_MFI"]
+    >>> info.mission, info.instrument, info.subdividedby, info.filenaming
+    ('ACE', 'MAG', '%Y', 'ac_k2_mfi_%Y%m%d_%Q.cdf')
+    """
+    import xml.etree.ElementTree as ET
+
+    digest = hashlib.sha1(data).hexdigest()
+    hit = _CATALOG_MEMO.get(digest)
+    if hit is not None:
+        return hit
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise FetchError(f"CDAWeb catalog (all.xml) cannot be parsed: {exc}") from None
+    out: dict[str, DatasetInfo] = {}
+    for el in root.iter():
+        if _local(el.tag) != "dataset":
+            continue
+        a = el.attrib
+        ident = (a.get("serviceprovider_ID") or a.get("ID") or a.get("id") or "").strip()
+        if not ident:
+            continue
+        info = DatasetInfo(ident, start=a.get("timerange_start", ""), stop=a.get("timerange_stop", ""))
+        for child in el:
+            tag = _local(child.tag)
+            ca = child.attrib
+            short = ""
+            for sub in child:
+                if _local(sub.tag) == "description":
+                    short = sub.attrib.get("short", "") or (sub.text or "").strip()
+            if tag in ("mission_group", "observatorygroup"):
+                info.mission = ca.get("ID") or ca.get("name") or short or (child.text or "").strip() or info.mission
+            elif tag == "observatory":
+                info.mission_label = short or ca.get("long_name") or ""
+                if not info.mission:
+                    info.mission = ca.get("ID") or ca.get("short") or ca.get("name") or ""
+            elif tag == "instrument":
+                info.instrument = ca.get("ID") or ca.get("short") or ca.get("name") or (child.text or "").strip()
+            elif tag in ("instrument_type", "instrumenttype"):
+                info.instrument_type = ca.get("ID") or ca.get("name") or (child.text or "").strip()
+            elif tag == "description":
+                info.label = ca.get("short") or (child.text or "").strip()
+            elif tag == "data_producer":
+                info.pi = ca.get("name") or ca.get("short") or ""
+            elif tag == "access":
+                if info.url and info.filenaming:
+                    continue  # keep the first access (the HTTPS archive)
+                url = ca.get("URL") or ""
+                for sub in child:
+                    if _local(sub.tag) == "URL" and (sub.text or "").strip():
+                        url = sub.text.strip()
+                info.url = url
+                info.subdividedby = ca.get("subdividedby", "")
+                info.filenaming = ca.get("filenaming", "")
+        if ident in out and out[ident].url and not info.url:
+            continue
+        out[ident] = info
+    _CATALOG_MEMO.clear()
+    _CATALOG_MEMO[digest] = out
+    return out
+
+
+def catalog(ttl: float | None = None) -> dict[str, DatasetInfo]:
+    """The parsed CDAWeb catalog (all.xml), cached and revalidated after ``ttl`` seconds."""
+    from .. import cache
+
+    data = cache.fetch_bytes(_catalog_url(), kind="xml", ttl=ttl if ttl is not None else OPTIONS["cache_ttl"])
+    return parse_catalog(data)
+
+
+def _not_found(dataset: str, ttl: float, why: str = "") -> ProductNotFound:
+    try:
+        ids = list(catalog(ttl))
+    except FetchError:
+        ids = []
+    close = difflib.get_close_matches(dataset, ids, n=5, cutoff=0.6)
+    hint = f"; close matches: {', '.join(close)}" if close else ""
+    return ProductNotFound(f"cdaweb/{dataset}: no such CDAWeb dataset{why}{hint}")
+
+
+# ------------------------------------------------------------------------------------------ listings
+def _parse_time(text: str) -> np.datetime64:
+    text = text.strip().rstrip("Z").replace(" ", "T")
+    return np.datetime64(text, "ns")
+
+
+def _list_rest(dataset: str, start, stop, ttl: float) -> list[FileEntry]:
+    from .. import cache
+
+    day = np.timedelta64(1, "D")
+    t0 = np.datetime64(start, "D")
+    t1 = np.datetime64(stop, "D")
+    if np.datetime64(t1, "ns") < stop or t1 == t0:
+        t1 = t1 + day
+    url = _rest(f"/datasets/{dataset}/orig_data/{_compact(t0)},{_compact(t1)}")
+    body = cache.fetch_bytes(url, kind="any", ttl=ttl, headers=_JSON)
+    if not body.strip():
+        return []
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise FetchError(f"{url}: expected a JSON orig_data answer ({exc})") from None
+    if isinstance(doc, dict) and "FileDescription" not in doc and len(doc) == 1:
+        inner = next(iter(doc.values()))
+        doc = inner if isinstance(inner, dict) else doc
+    entries = []
+    for fd in (doc.get("FileDescription") or []) if isinstance(doc, dict) else []:
+        name = fd.get("Name")
+        if not name:
+            continue
+        try:
+            a, b = _parse_time(fd["StartTime"]), _parse_time(fd["EndTime"])
+        except (KeyError, ValueError):
+            a = b = np.datetime64("NaT", "ns")
+        size = fd.get("Length")
+        entries.append(FileEntry(urljoin(url, name), a, b, int(size) if size is not None else None))
+    return entries
+
+
+_CODES = {"Y": r"(?P<Y>\d{4})", "y": r"(?P<y>\d{2})", "m": r"(?P<m>\d{2})", "d": r"(?P<d>\d{2})",
+          "j": r"(?P<j>\d{3})", "H": r"(?P<H>\d{2})", "M": r"(?P<M>\d{2})", "S": r"(?P<S>\d{2})"}
+
+
+_VERSION_IN_NAMING = re.compile(r"[_-]v\d+(?:\.\d+)*(?=\.cdf$)", re.IGNORECASE)
+
+
+def _name_regex(filenaming: str) -> re.Pattern:
+    """Regex matching the archive's file names (strftime codes as groups), whatever their version token.
+
+    Examples
+    --------
+    >>> bool(_name_regex("ac_k2_mfi_%Y%m%d_%Q.cdf").match("ac_k2_mfi_20220101_v10.cdf"))
+    True
+    >>> bool(_name_regex("ac_k2_mfi_%Y%m%d_v01.cdf").match("ac_k2_mfi_20220101_v9.cdf"))
+    True
+    """
+    m = _VERSION_IN_NAMING.search(filenaming)
+    if m:
+        filenaming = filenaming[: m.start()] + "\x00" + filenaming[m.end():]
+    out, i, used = [], 0, set()
+    while i < len(filenaming):
+        c = filenaming[i]
+        if c == "%" and i + 1 < len(filenaming) and filenaming[i + 1] == "Q":  # CDAWeb's version token
+            out.append(r"[vV]?[0-9][0-9.]*")
+            m = m or True
+            i += 2
+            continue
+        if c == "%" and i + 1 < len(filenaming) and filenaming[i + 1] in _CODES:
+            code = filenaming[i + 1]
+            out.append(_CODES[code] if code not in used else r"\d+")
+            used.add(code)
+            i += 2
+            continue
+        out.append(r"[_-]v[0-9][0-9.]*" if c == "\x00" else re.escape(c))
+        i += 1
+    pattern = "".join(out)
+    if not m:
+        pattern = re.sub(r"\\\.cdf$", r"(?:[_-]v[0-9][0-9.]*)?\\.cdf", pattern)
+    return re.compile("^" + pattern + "$", re.IGNORECASE)
+
+
+def _time_of(m: re.Match) -> np.datetime64 | None:
+    g = m.groupdict()
+    try:
+        year = int(g["Y"]) if g.get("Y") else (1900 + int(g["y"]) if int(g["y"]) >= 57 else 2000 + int(g["y"])) \
+            if g.get("y") else 1900
+        t = np.datetime64(f"{year:04d}-01-01", "ns")
+        if g.get("j"):
+            t = t + np.timedelta64(int(g["j"]) - 1, "D")
+        else:
+            t = np.datetime64(f"{year:04d}-{int(g.get('m') or 1):02d}-{int(g.get('d') or 1):02d}", "ns")
+        t = t + np.timedelta64(int(g.get("H") or 0), "h") + np.timedelta64(int(g.get("M") or 0), "m") \
+            + np.timedelta64(int(g.get("S") or 0), "s")
+        return t
+    except (TypeError, ValueError):
+        return None
+
+
+def _unit(filenaming: str) -> np.timedelta64:
+    if "%S" in filenaming:
+        return np.timedelta64(1, "s")
+    if "%M" in filenaming:
+        return np.timedelta64(1, "m")
+    if "%H" in filenaming:
+        return np.timedelta64(1, "h")
+    if "%d" in filenaming or "%j" in filenaming:
+        return np.timedelta64(1, "D")
+    if "%m" in filenaming:
+        return np.timedelta64(31, "D")
+    return np.timedelta64(366, "D")
+
+
+def _folders(subdividedby: str, start, stop) -> list[str]:
+    """Sub-folder names (strftime of ``subdividedby``) of the days in ``[start, stop]``."""
+    import datetime as dt
+
+    if not subdividedby or subdividedby.lower() == "none":
+        return [""]
+    day = np.datetime64(start, "D")
+    last = np.datetime64(stop, "D")
+    out: list[str] = []
+    seen = set()
+    while day <= last:
+        d = day.astype(dt.date)
+        name = d.strftime(subdividedby)
+        if name not in seen:
+            seen.add(name)
+            out.append(name)
+        day = day + np.timedelta64(1, "D")
+    return out
+
+
+_HREF_RE = re.compile(r"""href\s*=\s*["']([^"'?#]+)["']""", re.IGNORECASE)
+
+
+def _list_archive(dataset: str, start, stop, ttl: float) -> list[FileEntry]:
+    from .. import cache
+
+    cat = catalog(ttl)
+    info = cat.get(dataset)
+    if info is None:
+        raise _not_found(dataset, ttl, " in the catalog")
+    if not info.url or not info.filenaming:
+        raise FetchError(f"cdaweb/{dataset}: the catalog gives no archive location (access URL/filenaming)")
+    root = _local_url(info.url).rstrip("/") + "/"
+    regex = _name_regex(info.filenaming)
+    unit = _unit(info.filenaming)
+    found: list[tuple[np.datetime64, str]] = []
+    margin = unit if unit > np.timedelta64(1, "D") else np.timedelta64(0, "D")
+    for folder in _folders(info.subdividedby, start - margin, stop):
+        url = root + (folder.strip("/") + "/" if folder else "")
+        try:
+            page = cache.fetch_bytes(url, kind="html", ttl=ttl)
+        except FetchError as exc:
+            if _status(exc) == 404:
+                continue  # no data that year/month/day
+            raise
+        for href in _HREF_RE.findall(page.decode("utf-8", "replace")):
+            name = href.rstrip("/").rsplit("/", 1)[-1]
+            m = regex.match(name)
+            if not m:
+                continue
+            t = _time_of(m)
+            if t is not None:
+                found.append((t, urljoin(url, href)))
+    found.sort()
+    entries = []
+    for i, (t, url) in enumerate(found):
+        nxt = next((u for u, _ in found[i + 1:] if u > t), t + unit)
+        entries.append(FileEntry(url, t, min(nxt, t + unit)))
+    return entries
+
+
+def list_files(dataset: str, start, stop, *, method: str | None = None, ttl: float | None = None) -> list[FileEntry]:
+    """The newest version of each archive file of ``dataset`` that may hold data in ``[start, stop)``.
+
+    Parameters
+    ----------
+    dataset : str
+        CDAWeb dataset identifier.
+    start, stop : numpy.datetime64
+    method : {"rest", "archive", None}
+        File list from the REST ``orig_data`` endpoint or from the archive's directory pages; None:
+        REST, falling back to the archive when REST fails.
+    ttl : float, optional
+        Seconds the cached listing stays fresh (default: option ``cache_ttl``).
+
+    Returns
+    -------
+    list of FileEntry
+    """
+    if method not in (None, "rest", "archive"):
+        raise InputError(f"cdaweb: method={method!r}; expected 'rest' or 'archive'")
+    ttl = float(OPTIONS["cache_ttl"] if ttl is None else ttl)
+    start = np.datetime64(start, "ns")
+    stop = np.datetime64(stop, "ns")
+    entries = None
+    if method != "archive":
+        try:
+            entries = _list_rest(dataset, start, stop, ttl)
+        except OfflineError:
+            raise
+        except FetchError as exc:
+            body = getattr(exc, "body", b"") or b""
+            if _status(exc) == 404 and b"no data" in body.lower():
+                entries = []  # CDAS answers 404 "No data available." for an empty interval
+            elif _status(exc) in (400, 404):
+                try:
+                    known = dataset in catalog(ttl)
+                except FetchError:
+                    known = False
+                if not known:
+                    raise _not_found(dataset, ttl) from None
+                log.info("CDAWeb REST orig_data failed (%s); listing the archive instead", exc)
+                entries = None
+            else:
+                log.info("CDAWeb REST orig_data failed (%s); listing the archive instead", exc)
+                entries = None
+    if entries is None:
+        entries = _list_archive(dataset, start, stop, ttl)
+    chosen, superseded = newest_versions(entries)
+    _forget_superseded(chosen, superseded)
+    out = []
+    for e in chosen:
+        if np.isnat(e.start) or np.isnat(e.stop):
+            out.append(e)
+        elif e.start < stop and e.stop >= start:
+            out.append(e)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- master
+_MASTER_MISSING: dict[str, float] = {}
+
+
+def _master(dataset: str, ttl: float):
+    """The parsed master CDF of ``dataset``, or None when CDAWeb has none (or it is unreachable)."""
+    import time
+
+    from .. import cache
+    from ...io._cdfarray import cdf_file
+
+    url = f"{_base()}{MASTERS_PATH}/{dataset.lower()}_00000000_v01.cdf"
+    miss = _MASTER_MISSING.get(url)
+    if miss is not None and time.monotonic() - miss < ttl:
+        return None
+    try:
+        path = cache.fetch_file(url, kind="cdf", immutable=False, ttl=ttl)
+    except (FetchError, OSError) as exc:
+        if _status(exc) == 404:
+            _MASTER_MISSING[url] = time.monotonic()
+        else:
+            log.info("no master CDF for %s: %s", dataset, exc)
+        return None
+    return cdf_file(str(path))
+
+
+def _is_virtual(v) -> bool:
+    """A master variable computed by CDAWeb's server (VIRTUAL="TRUE" with a FUNCT/FUNCTION attribute)."""
+    value = v.attrs.get("VIRTUAL")
+    flagged = isinstance(value, str) and value.strip().upper() == "TRUE"
+    return flagged and ("FUNCT" in v.attrs or "FUNCTION" in v.attrs)
+
+
+# -------------------------------------------------------------------------------------- opening files
+_REFS: "OrderedDict[str, object]" = OrderedDict()
+_REFS_LOCK = threading.Lock()
+_MAX_REFS = 1024
+
+
+def _fetch_cdf(url: str, size):
+    """dask task helper: local path of an archive file, downloaded through the cache if needed."""
+    from .. import cache
+
+    path = cache.path_for(url)
+    if path.exists():
+        return path
+    return cache.fetch_file(url, kind="cdf", expected_size=size)
+
+
+def _open_one(entry: FileEntry, block_size: int):
+    from .. import _remote
+    from .._assemble import FileRef, prefetch_times
+
+    with _REFS_LOCK:
+        ref = _REFS.get(entry.url)
+        if ref is not None:
+            _REFS.move_to_end(entry.url)
+            return ref
+    f = _remote.open_remote(entry.url, block_size=block_size, expected_size=entry.size)
+    size = entry.size if entry.size is not None else getattr(f.src, "size", None)
+    ref = FileRef(entry.url, f, size)
+    prefetch_times(ref)
+    _remote.save_ranges(f)
+    with _REFS_LOCK:
+        _REFS[entry.url] = ref
+        while len(_REFS) > _MAX_REFS:
+            _REFS.popitem(last=False)
+    return ref
+
+
+def _parallel(func, items, workers: int):
+    if len(items) <= 1 or workers <= 1:
+        return [func(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="xspace-cdaweb") as pool:
+        return list(pool.map(func, items))
+
+
+def _show_progress(options, n: int) -> bool:
+    p = options.get("progress", OPTIONS.get("progress"))
+    if p is not None:
+        return bool(p)
+    return n > 3 and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+
+
+def _download_all(refs, options) -> None:
+    """Download the files behind ``refs`` now: parallel, bounded per host, with a progress bar."""
+    from .. import cache
+
+    todo = [r for r in refs if not cache.path_for(r.url).exists()]
+    if not todo:
+        return
+    workers = int(options.get("max_connections_per_host") or OPTIONS["max_connections_per_host"])
+    bar = None
+    if _show_progress(options, len(todo)):
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(todo), unit="file", desc="cdaweb", leave=False)
+        except ImportError:  # pragma: no cover - tqdm is a dependency
+            bar = None
+    lock = threading.Lock()
+
+    def one(r):
+        _fetch_cdf(r.url, r.size)
+        if bar is not None:
+            with lock:
+                bar.update(1)
+
+    try:
+        _parallel(one, todo, workers)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+# ------------------------------------------------------------------------------------------ virtual
+def _virtual_variables(dataset: str, names: list[str], start, stop, ttl: float, ds: xr.Dataset) -> xr.Dataset:
+    """Add CDAWeb-computed (virtual) variables from the REST ``data`` endpoint, eagerly."""
+    from .. import cache
+    from ...io.backend import build_dataset
+
+    url = _rest(f"/datasets/{dataset}/data/{_compact(start)},{_compact(stop)}/{','.join(names)}")
+    body = cache.fetch_bytes(url, kind="json", ttl=ttl, params={"format": "cdf"}, headers=_JSON)
+    try:
+        doc = json.loads(body)
+        files = [fd["Name"] for fd in doc.get("FileDescription") or []]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise FetchError(f"{url}: unexpected answer of the CDAS data endpoint") from None
+    parts = []
+    for name in files:
+        path = cache.fetch_file(urljoin(url, name), kind="cdf")
+        parts.append(build_dataset(str(path)))
+    for n in names:
+        pieces = [p[n] for p in parts if n in p.variables]
+        if not pieces:
+            raise FetchError(f"cdaweb/{dataset}/{n}: the CDAS data endpoint returned no values for it")
+        da_ = xr.concat(pieces, dim=pieces[0].dims[0]) if len(pieces) > 1 else pieces[0]
+        tdim = da_.dims[0]
+        t = da_[tdim].values if tdim in da_.coords else None
+        if t is not None and np.issubdtype(t.dtype, np.datetime64):
+            keep = (t >= start) & (t < stop)
+            da_ = da_.isel({tdim: np.flatnonzero(keep)})
+            da_ = da_.drop_duplicates(tdim)
+            if tdim in ds.dims:
+                da_ = da_.reindex({tdim: ds[tdim].values})
+        da_ = da_.load()
+        ds[n] = da_.variable if tdim in ds.dims else da_
+    return ds
+
+
+# --------------------------------------------------------------------------------------------- get
+def _split(parts: list[str]) -> tuple[str, list[str] | None]:
+    if not parts:
+        raise ProductNotFound("cdaweb: a product path needs a dataset, e.g. 'cdaweb/AC_H0_MFI' or "
+                              "'cdaweb/AC_H0_MFI/BGSEc'")
+    if len(parts) > 2:
+        raise ProductNotFound(f"cdaweb/{'/'.join(parts)}: expected 'cdaweb/<DATASET>' or 'cdaweb/<DATASET>/<var>'")
+    dataset = parts[0].strip().upper()
+    names = None
+    if len(parts) == 2:
+        names = [n.strip() for n in parts[1].split(",") if n.strip()]
+        if not names:
+            raise ProductNotFound(f"cdaweb/{'/'.join(parts)}: empty variable list")
+    return dataset, names
+
+
+def get(parts: list[str], start, stop, *, load: bool = False, **options):
+    """Data of a CDAWeb dataset or variable(s) over ``[start, stop)`` (see the module docstring).
+
+    Parameters
+    ----------
+    parts : list of str
+        Product path after ``"cdaweb/"``: ``[DATASET]`` or ``[DATASET, "var"]`` or
+        ``[DATASET, "var1,var2"]``.
+    start, stop : numpy.datetime64
+        The interval ``[start, stop)``.
+    load : bool
+        Download every needed file now (in parallel, with a progress bar) and return loaded data.
+    **options
+        ``method`` ("rest" or "archive"), ``ttl``, ``block_size``, ``include_ignore_data``, ``virtual``,
+        ``progress``, ``max_connections_per_host``.
+
+    Returns
+    -------
+    xarray.DataArray or xarray.Dataset
+        dask-backed unless ``load``; empty (right variables, dims and dtypes) when no data.
+
+    Raises
+    ------
+    ProductNotFound
+        Unknown dataset or variable (with close matches).
+    FetchError, OfflineError
+    """
+    known = {"method", "ttl", "block_size", "include_ignore_data", "virtual", "progress", "max_connections_per_host"}
+    unknown = set(options) - known
+    if unknown:
+        raise InputError(f"cdaweb: unknown option(s) {sorted(unknown)}; expected some of {sorted(known)}")
+    from .. import _remote
+    from .._assemble import assemble
+
+    dataset, names = _split(parts)
+    start = np.datetime64(start, "ns")
+    stop = np.datetime64(stop, "ns")
+    ttl = _ttl(options)
+    product = f"cdaweb/{'/'.join(parts)}"
+    entries = list_files(dataset, start, stop, method=options.get("method"), ttl=ttl) if stop > start else []
+    master = _master(dataset, ttl)
+    block = int(options.get("block_size") or _remote.DEFAULT_BLOCK_SIZE)
+    workers = int(options.get("max_connections_per_host") or OPTIONS["max_connections_per_host"])
+    refs = _parallel(lambda e: _open_one(e, block), entries, workers)
+    if stop > start and not refs and master is None:
+        # nothing listed and no master: the structure must come from somewhere; the REST answer was empty
+        log.info("%s: no file in range and no master CDF", product)
+
+    structure = refs[0].cdf if refs else master
+    virtual: list[str] = []
+    plain = names
+    if names is not None:
+        svars = structure.variables if structure is not None else {}
+        mvars = master.variables if master is not None else {}
+        plain, missing = [], []
+        for n in names:
+            if n in svars and not (n in mvars and _is_virtual(mvars[n]) and structure is not master):
+                plain.append(n)
+            elif n in mvars and _is_virtual(mvars[n]):
+                virtual.append(n)
+            else:
+                missing.append(n)
+        if missing:
+            pool = sorted(set(svars) | set(mvars))
+            close = difflib.get_close_matches(missing[0], pool, n=5, cutoff=0.5)
+            hint = f"; close matches: {', '.join(close)}" if close else ""
+            raise ProductNotFound(f"{product}: no variable {missing[0]!r} in CDAWeb dataset {dataset}{hint}")
+    elif options.get("virtual") and master is not None:
+        virtual = [n for n, v in master.variables.items() if _is_virtual(v)]
+
+    if structure is None:
+        ds = xr.Dataset()
+    else:
+        ds = assemble(
+            refs, start, stop, fetch=_fetch_cdf,
+            variables=plain if names is not None else None,
+            master=master,
+            include_ignore_data=bool(options.get("include_ignore_data", False)),
+            product=product,
+        )
+        if names is not None and not plain and virtual:
+            ds = ds.drop_vars(list(ds.data_vars))
+    for ref in refs:  # blocks read while assembling (non-record-varying values) are worth keeping
+        _remote.save_ranges(ref.cdf)
+    if virtual and stop > start:
+        ds = _virtual_variables(dataset, virtual, start, stop, ttl, ds)
+    ds.attrs.setdefault("xspace_product", product)
+    if load:
+        used = set(ds.encoding.get("source") or [])
+        _download_all([r for r in refs if r.url in used], options)
+        ds = ds.load()
+    if names is not None and len(names) == 1:
+        out = ds[names[0]]
+        out.attrs.setdefault("xspace_product", product)
+        return out
+    return ds
+
+
+# ---------------------------------------------------------------------------------------- inventory
+def _variables_of(dataset: str, ttl: float):
+    """Parameter nodes of a dataset: REST ``variables``, else the master CDF's data variables."""
+    from .. import cache
+    from ..inventory import Node
+
+    out = []
+    try:
+        body = cache.fetch_bytes(_rest(f"/datasets/{dataset}/variables"), kind="json", ttl=ttl, headers=_JSON)
+        doc = json.loads(body)
+        for vd in doc.get("VariableDescription") or []:
+            name = vd.get("Name")
+            if name:
+                meta = {"description": vd.get("LongDescription") or vd.get("ShortDescription") or ""}
+                out.append(Node(name, f"cdaweb/{dataset}/{name}", "parameter", meta=meta))
+        if out:
+            return out
+    except (FetchError, ValueError, AttributeError):
+        pass
+    master = _master(dataset, ttl)
+    if master is not None:
+        for name, v in master.variables.items():
+            vt = str(v.attrs.get("VAR_TYPE", "")).strip().lower()
+            if vt != "data":
+                continue
+            meta = {k: str(v.attrs[a]) for k, a in (("description", "CATDESC"), ("units", "UNITS"))
+                    if a in v.attrs}
+            out.append(Node(name, f"cdaweb/{dataset}/{name}", "parameter", meta=meta))
+    return out
+
+
+def inventory():
+    """The CDAWeb inventory: Mission -> Instrument -> Dataset -> variables (variables loaded on access).
+
+    Built from the catalog all.xml (option ``cdaweb_catalog_url``; cached, revalidated after the TTL).
+
+    Examples
+    --------
+    >>> import tempfile, xspace
+    >>> from xspace.testing.cdaweb_site import serve_cdaweb
+    >>> with tempfile.TemporaryDirectory() as tmp, serve_cdaweb(days=1) as srv, \\
+    ...         xspace.set_options(cdaweb_url=srv.url, cache_dir=tmp):
+    ...     root = inventory()
+    ...     "AC_K2_MFI" in [d.name for m in root for i in m for d in i]
+    True
+    """
+    from ..inventory import Node
+
+    ttl = float(OPTIONS["cache_ttl"])
+
+    def missions():
+        cat = catalog(ttl)
+        tree: dict[str, dict[str, list[DatasetInfo]]] = {}
+        for info in cat.values():
+            tree.setdefault(info.mission or "Other", {}).setdefault(info.instrument or "Other", []).append(info)
+        out = []
+        for mission in sorted(tree):
+            inst_nodes = []
+            for inst in sorted(tree[mission]):
+                ds_nodes = []
+                for info in sorted(tree[mission][inst], key=lambda i: i.id):
+                    meta = {"description": info.label, "start": info.start, "stop": info.stop}
+                    if info.instrument_type:
+                        meta["instrument_type"] = info.instrument_type
+                    if info.pi:
+                        meta["pi"] = info.pi
+                    ds_nodes.append(Node(info.id, f"cdaweb/{info.id}", "dataset", meta=meta,
+                                         children=(lambda ident=info.id: _variables_of(ident, ttl))))
+                inst_nodes.append(Node(inst, f"cdaweb/{mission}/{inst}", "instrument", children=ds_nodes))
+            out.append(Node(mission, f"cdaweb/{mission}", "mission", children=inst_nodes))
+        return out
+
+    return Node("cdaweb", "cdaweb", "provider", meta={"description": "NASA CDAWeb (SPDF)", "url": _base()},
+                children=missions)
