@@ -832,7 +832,7 @@ class LocalServer:
 
     def down(self) -> None:
         """Close the listening socket and open connections: new connections are refused."""
-        self.stop()
+        self.stop(timeout=1.0)
 
     def up(self) -> None:
         """Listen again on the same port after :meth:`down`."""
@@ -875,7 +875,8 @@ class LocalServer:
 
     def __repr__(self) -> str:
         state = self.url if self.port else "not started"
-        return f"<LocalServer {state} root={self.root} mounts={sorted(self._mounts)} {'up' if self.running else 'down'}>"
+        status = "up" if self.running else "down"
+        return f"<LocalServer {state} root={self.root} mounts={sorted(self._mounts)} {status}>"
 
     def _close_listener(self, timeout: float) -> None:
         httpd, thread = self._httpd, self._thread
