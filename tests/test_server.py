@@ -350,6 +350,18 @@ def test_mount_handler_errors_give_500(srv, session):
     assert len(srv.errors) == 2 and "ZeroDivisionError" in srv.errors[0]
 
 
+def test_failing_generator_aborts_the_chunked_stream(srv, session):
+    def rows():
+        yield b"first row\n"
+        raise RuntimeError("generator failed")
+
+    srv.mount("/stream", lambda req: Reply(200, rows()))
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        session.get(srv.url + "/stream")
+    assert "generator failed" in srv.errors[-1]
+    assert session.get(cdf_url(srv)).status_code == 200
+
+
 def test_reply_defaults():
     assert Reply(200, "é").body == "é".encode()
     assert Reply(200, b"x").headers["content-type"] == "application/octet-stream"

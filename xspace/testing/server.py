@@ -1085,9 +1085,19 @@ class LocalServer:
         self._start_headers(h, reply.status, headers)
         if no_body:
             return
-        for chunk in reply.body:
-            if chunk:
-                h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), bytes(chunk)))
+        try:
+            for chunk in reply.body:
+                if chunk:
+                    h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), bytes(chunk)))
+        except OSError:
+            raise  # the client went away
+        except Exception:
+            # a failing generator: headers are gone already, so end the stream without its final
+            # chunk, which the client reports as an incomplete response
+            self.errors.append(traceback.format_exc())
+            h.close_connection = True
+            _close_now(h.connection)
+            return
         h.wfile.write(b"0\r\n\r\n")
 
     def _send_truncated(self, h: _RequestHandler, reply: Reply, rule: FaultRule) -> None:
