@@ -404,3 +404,199 @@ def test_module_inventory_object():
     assert isinstance(inv_mod.INVENTORY, Inventory)
     assert list(inv_mod.PROVIDERS) == ["cdaweb", "hapi", "sscweb", "amda", "csa"]
     assert repr(inv_mod.INVENTORY).startswith("<root 'inventory'>")
+
+
+# ---------------------------------------------------------------------------------------------- persistence
+def _record(name="amda"):
+    return json.loads(inventory_file(name).read_text())
+
+
+def test_cold_then_warm_load_makes_no_request(cache, catalog_site, xml_bytes):
+    parse = CountingParser()
+    tree = cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    assert parse.calls == 1 and catalog_site.count("getObsDataTree") == 1
+    assert tree.ACE.EPAM.CA60.He_flux.path == "amda/ace_epam_ca60_he"
+    file = inventory_file("amda")
+    assert file == cache / "inventory" / "amda.json"
+    rec = _record()
+    assert rec["url"] == catalog_site.catalog and rec["size"] == len(xml_bytes) == 1818005
+    assert rec["etag"] and rec["etag"].startswith('"') and rec["last_modified"].endswith("GMT")
+    assert rec["fetched"] <= time.time() and rec["checked"] <= time.time()
+    # warm: read from the JSON, no request, no parsing; the same tree
+    warm = cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    assert parse.calls == 1 and catalog_site.count("getObsDataTree") == 1
+    assert warm is not tree and warm.to_dict() == tree.to_dict()
+    assert len(list(warm.walk(kind="parameter"))) == 5420
+    assert not [t for t in threading.enumerate() if t.name.startswith("xspace-inventory-refresh")]
+    # nothing else than the final JSON in the inventory folder (atomic writes leave no temporary)
+    assert sorted(p.name for p in file.parent.iterdir()) == ["amda.json"]
+
+
+def test_stale_tree_revalidated_in_background_304(cache, catalog_site):
+    parse = CountingParser()
+    cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    before = _record()
+    time.sleep(0.05)
+    tree = cached_tree("amda", catalog_site.catalog, parse, ttl=0, kind="xml")  # stale at once
+    assert tree.ACE.name == "ACE"  # returned without waiting for the server
+    assert wait_for_refresh(timeout=30)
+    assert catalog_site.statuses == [200, 304] and parse.calls == 1
+    after = _record()
+    assert after["checked"] > before["checked"] and after["fetched"] == before["fetched"]
+    assert after["sha256"] == before["sha256"] and after["etag"] == before["etag"]
+    # fresh again: no further request within the TTL
+    cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    assert catalog_site.count("getObsDataTree") == 2
+
+
+def test_stale_tree_replaced_when_the_catalog_changed(cache, catalog_site):
+    parse = CountingParser()
+    cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    target = catalog_site.folder / "tree.xml"
+    target.write_bytes(SMALL_XML)
+    later = time.time() + 10
+    os.utime(target, (later, later))  # a new Last-Modified and ETag
+    tree = cached_tree("amda", catalog_site.catalog, parse, ttl=0, kind="xml")
+    old_ace = tree.ACE
+    assert wait_for_refresh(timeout=30)
+    assert catalog_site.statuses == [200, 200] and parse.calls == 2
+    # replaced in place: the node handed out now holds the new catalog
+    assert len(tree) == 1 and [n.name for n in tree.ACE] == ["MFI"]
+    assert tree.ACE is not old_ace and tree.find("amda/imf").meta["components"] == ["bx", "by", "bz"]
+    assert _record()["size"] == len(SMALL_XML)
+    # and a new session reads the new tree from disk, without a request
+    again = cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    assert again.to_dict() == tree.to_dict() and catalog_site.count("getObsDataTree") == 2
+
+
+@pytest.mark.filterwarnings("ignore::xspace.fetch.cache.StaleWarning")
+def test_refresh_fails_quietly_when_the_server_is_down(cache, catalog_site, caplog):
+    parse = CountingParser()
+    cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    checked = _record()["checked"]
+    catalog_site.down()
+    try:
+        with caplog.at_level(logging.WARNING, logger="xspace.fetch"):
+            tree = cached_tree("amda", catalog_site.catalog, parse, ttl=0, kind="xml")
+            assert wait_for_refresh(timeout=30)
+    finally:
+        catalog_site.up()
+    assert tree.ACE.EPAM.CA60.He_flux.meta["units"] == "1/(cm\u00b2 s sr MeV/nuc)"
+    assert _record()["checked"] == checked and parse.calls == 1  # not marked as validated
+
+
+@pytest.mark.parametrize("garbage", [b"", b"{not json", b'{"format": 1, "tree": 3}', b"[1, 2]",
+                                     b'{"format": 1, "url": "x", "checked": "soon", "tree": {}}'])
+def test_corrupt_json_is_rebuilt(cache, catalog_site, garbage, caplog):
+    parse = CountingParser()
+    cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    inventory_file("amda").write_bytes(garbage)
+    with caplog.at_level(logging.WARNING, logger="xspace.fetch"):
+        tree = cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    assert tree.ACE.EPAM.CA60.He_flux.path == "amda/ace_epam_ca60_he"
+    assert parse.calls == 2
+    # the catalog bytes were still fresh in the byte cache: rebuilt without a request
+    assert catalog_site.count("getObsDataTree") == 1
+    assert _record()["size"] == 1818005
+    if garbage:
+        assert "corrupt" in caplog.text
+
+
+def test_tree_with_a_bad_node_is_rebuilt(cache, catalog_site):
+    parse = CountingParser()
+    cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    rec = _record()
+    rec["tree"]["children"][0]["kind"] = "spacecraft"
+    inventory_file("amda").write_text(json.dumps(rec))
+    assert cached_tree("amda", catalog_site.catalog, parse, kind="xml").ACE.kind == "mission"
+    assert parse.calls == 2
+
+
+def test_other_url_or_version_is_rebuilt(cache, catalog_site):
+    parse = CountingParser()
+    cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    cached_tree("amda", catalog_site.catalog, parse, kind="xml", version=2)
+    assert parse.calls == 2 and _record()["version"] == 2
+    with catalog_site.__class__() as other:
+        other.mount("/tree.xml", lambda req: Reply(body=SMALL_XML))
+        tree = cached_tree("amda", other.url + "/tree.xml", parse, kind="xml", version=2)
+        assert [n.name for n in tree] == ["ACE"] and other.count("/tree.xml") == 1
+
+
+def test_offline(cache, catalog_site):
+    parse = CountingParser()
+    with xspace.set_options(offline=True):
+        with pytest.raises(OfflineError):
+            cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    assert catalog_site.count("getObsDataTree") == 0 and not inventory_file("amda").exists()
+    cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+    with xspace.set_options(offline=True):
+        # persisted tree, even stale, and no background refresh
+        tree = cached_tree("amda", catalog_site.catalog, parse, ttl=0, kind="xml")
+        assert tree.ACE.EPAM.name == "EPAM"
+        assert not [t for t in threading.enumerate() if t.name.startswith("xspace-inventory-refresh")]
+        # no persisted tree but the catalog in the byte cache: parsed from there
+        inventory_file("amda").unlink()
+        tree = cached_tree("amda", catalog_site.catalog, parse, ttl=0, kind="xml")
+        assert len(list(tree.walk(kind="dataset"))) == 1046
+    assert catalog_site.count("getObsDataTree") == 1 and parse.calls == 2
+
+
+def test_inventory_refresh_revalidates_now(cache, catalog_site, monkeypatch):
+    parse = CountingParser()
+
+    def inventory():
+        return cached_tree("amda", catalog_site.catalog, parse, kind="xml")
+
+    monkeypatch.setattr(inv_mod, "PROVIDERS", {"amda": _fake_provider(monkeypatch, "amda2", inventory)})
+    root = Inventory()
+    assert root.amda.ACE.EPAM.CA60.He_flux.path == "amda/ace_epam_ca60_he"
+    assert catalog_site.statuses == [200]
+    root.refresh("amda")  # synchronous conditional GET although the tree is fresh
+    assert catalog_site.statuses == [200, 304] and parse.calls == 1
+    target = catalog_site.folder / "tree.xml"
+    target.write_bytes(SMALL_XML)
+    later = time.time() + 10
+    os.utime(target, (later, later))
+    root.refresh()
+    assert catalog_site.statuses == [200, 304, 200] and parse.calls == 2
+    assert [n.name for n in root.amda] == ["ACE"] and root["amda/imf"].name == "b"
+
+
+def test_inventory_file_name_checked(cache):
+    assert inventory_file("cdaweb") == cache / "inventory" / "cdaweb.json"
+    with pytest.raises(InputError):
+        inventory_file("../escape")
+
+
+def test_two_step_catalog_with_a_fetch_function(cache, catalog_site):
+    """AMDA's REST getObsDataTree answers with the URL of the XML: a custom fetch does both requests."""
+    from xspace.fetch import cache as byte_cache
+
+    catalog_site.mount("/php/rest/getObsDataTree.php", lambda req: Reply(body=catalog_site.catalog))
+    entry = catalog_site.url + "/php/rest/getObsDataTree.php"
+
+    def fetch(ttl):
+        xml_url = byte_cache.fetch_bytes(entry, ttl=ttl).decode().strip()
+        return byte_cache.fetch_bytes(xml_url, kind="xml", ttl=ttl)
+
+    parse = CountingParser()
+    tree = cached_tree("amda", entry, parse, fetch=fetch)
+    again = cached_tree("amda", entry, parse, fetch=fetch)
+    assert tree.find("amda/ace_epam_ca60_he").name == again.find("amda/ace_epam_ca60_he").name == "He flux"
+    assert catalog_site.count("getObsDataTree.php") == 1 and catalog_site.count("getObsDataTree.xml") == 1
+    cached_tree("amda", entry, parse, fetch=fetch, ttl=0)
+    assert wait_for_refresh(timeout=30)
+    assert catalog_site.count("getObsDataTree.php") == 2 and catalog_site.statuses == [200, 304]
+    assert parse.calls == 1
+
+
+def test_pickle_and_copy(amda):
+    import copy
+    import pickle
+
+    ds = amda.ACE.EPAM.CA60
+    back = pickle.loads(pickle.dumps(ds))
+    assert back.to_dict() == ds.to_dict() and back.He_flux.path == "amda/ace_epam_ca60_he"
+    assert copy.deepcopy(ds).to_dict() == ds.to_dict()
+    assert pickle.loads(pickle.dumps(inv_mod.INVENTORY)) is inv_mod.INVENTORY

@@ -577,6 +577,10 @@ class Node:
         children = [Node.from_dict(c) for c in kids] if kids else None
         return cls(d["name"], d["path"], d["kind"], d.get("meta"), children)
 
+    def __reduce__(self):
+        # pickle/copy: the loaded tree (a lazy loader is a closure that may not pickle)
+        return (_node_from_dict, (self.to_dict(),))
+
     # ------------------------------------------------------------------ display
     def _summary_lines(self) -> list[str]:
         m = self.meta
@@ -630,6 +634,10 @@ class Node:
         if self.path:
             title += f" &mdash; path <code>{e(self.path)}</code>"
         return f"<div>{title}<table>{rows}</table>{'<div>' + e(ch) + '</div>' if ch else ''}</div>"
+
+
+def _node_from_dict(d: dict[str, Any]) -> Node:
+    return Node.from_dict(d)
 
 
 def _rank(nodes: Iterable[Node], query: str, kind: str | None, limit: int | None) -> list[Node]:
@@ -695,6 +703,13 @@ class Inventory(Node):
             self._kids, self._snapshot = kids, snap
             self.__dict__.pop("_index", None)
         return kids
+
+    def walk(self, kind: str | None = None, load: bool = False) -> Iterator[Node]:
+        self._children()  # the provider list follows PROVIDERS
+        return super().walk(kind, load)
+
+    def __reduce__(self):
+        return "INVENTORY"  # the module-level singleton
 
     def _provider(self, name: str) -> Node:
         module = PROVIDERS[name]
@@ -958,6 +973,7 @@ def cached_tree(
     params: dict | None = None,
     kind: str = "any",
     version: Any = 1,
+    fetch: Callable[[float], bytes] | None = None,
 ) -> Node:
     """A provider's inventory tree built by ``parse`` from the catalog at ``url``, persisted on disk.
 
@@ -989,6 +1005,10 @@ def cached_tree(
         Content check of ``fetch_bytes`` (``"xml"``, ``"json"`` ...).
     version : JSON-able
         Bump it when ``parse`` changes: a tree persisted by another version is rebuilt.
+    fetch : callable, optional
+        ``fetch(ttl) -> bytes`` replacing ``fetch_bytes(url, ...)`` for catalogs that take more than
+        one request (e.g. a service answering with the URL of the document); ``url`` then only
+        identifies the persisted tree.
 
     Returns
     -------
@@ -1029,24 +1049,31 @@ def cached_tree(
             return tree
         if force:
             try:
-                _revalidate(name, url, parse, tree, rec, file, headers, params, kind, version)  # type: ignore[arg-type]
+                _revalidate(name, url, parse, tree, rec, file, headers, params, kind, version, fetch)  # type: ignore[arg-type]
             except (FetchError, OSError) as exc:
                 logger.warning("inventory: cannot revalidate %s (%s); keeping the persisted tree", url, exc)
             return tree
         if time.time() - float(rec["checked"]) > ttl:  # type: ignore[index]
-            _start_refresh(name, url, parse, tree, rec, file, headers, params, kind, version)
+            _start_refresh(name, url, parse, tree, rec, file, headers, params, kind, version, fetch)
         return tree
     # nothing usable on disk: fetch (the byte cache may still hold the catalog) and parse now
-    data = cache.fetch_bytes(url, kind=kind, ttl=0 if force else ttl, params=params, headers=headers)
+    if fetch is not None:
+        data = fetch(0 if force else ttl)
+    else:
+        data = cache.fetch_bytes(url, kind=kind, ttl=0 if force else ttl, params=params, headers=headers)
     tree, rec = _build(name, url, parse, data, params, version)
     _write_record(file, rec)
     return tree
 
 
-def _revalidate(name, url, parse, tree: Node, rec: dict, file: Path, headers, params, kind, version) -> None:
+def _revalidate(name, url, parse, tree: Node, rec: dict, file: Path, headers, params, kind, version,
+                fetch=None) -> None:
     from . import cache
 
-    data = cache.fetch_bytes(url, kind=kind, ttl=0, params=params, headers=headers)
+    if fetch is not None:
+        data = fetch(0)
+    else:
+        data = cache.fetch_bytes(url, kind=kind, ttl=0, params=params, headers=headers)
     sha = hashlib.sha256(data).hexdigest()
     if sha == rec.get("sha256"):
         v = _validators(url, params)
@@ -1062,12 +1089,12 @@ def _revalidate(name, url, parse, tree: Node, rec: dict, file: Path, headers, pa
     logger.info("inventory: %s changed upstream; tree %r rebuilt", url, name)
 
 
-def _start_refresh(name, url, parse, tree, rec, file, headers, params, kind, version) -> None:
+def _start_refresh(name, url, parse, tree, rec, file, headers, params, kind, version, fetch) -> None:
     key = str(file)
 
     def run():
         try:
-            _revalidate(name, url, parse, tree, rec, file, headers, params, kind, version)
+            _revalidate(name, url, parse, tree, rec, file, headers, params, kind, version, fetch)
         except Exception as exc:  # a background refresh must never surface as an unhandled thread error
             logger.warning("inventory: background refresh of %r from %s failed: %s", name, url, exc)
 
