@@ -581,6 +581,28 @@ class Faults:
     ----------
     latency : float
         Seconds slept before answering every request.
+    rules : list of FaultRule
+        The rules added, in order (their ``hits`` and ``remaining`` show what happened).
+
+    Examples
+    --------
+    >>> import requests
+    >>> with LocalServer() as srv:
+    ...     srv.mount("/data", lambda req: Reply(200, b"0123456789"))
+    ...     rule = srv.faults.add("/data", status=503, times=1, retry_after=3)
+    ...     _ = srv.faults.truncate("/data", keep=4, length_header=False)
+    ...     srv.faults.soft_error("/data")
+    ...     r = requests.get(srv.url + "/data"); (r.status_code, r.headers["Retry-After"])
+    ...     requests.get(srv.url + "/data").content        # cut after 4 bytes, no Content-Length
+    ...     requests.get(srv.url + "/data").text[:15]      # status 200, but an HTML error page
+    ...     requests.get(srv.url + "/data").content        # rules used up: the real answer
+    ...     rule.hits, srv.count("/data")
+    <FaultRule soft_error '/data' remaining=1 hits=0 ...>
+    (503, '3')
+    b'0123'
+    '<!DOCTYPE html>'
+    b'0123456789'
+    (1, 4)
     """
 
     def __init__(self):
