@@ -19,6 +19,7 @@ from xspace.testing.cdaweb_site import (
     REST_PREFIX,
     add_version,
     build_cdaweb_archive,
+    expected_values,
     newest_files,
     ramp_gappy_value,
     ramp_value,
@@ -281,6 +282,23 @@ def test_data_endpoint_returns_exactly_the_requested_records(site):
     np.testing.assert_array_equal(sub["BGSEc"].values, full["BGSEc"].values[2:5])
 
 
+@pytest.mark.parametrize("dataset,variable", [("XS_TEST_1MIN", "ramp"), ("XS_TEST_1MIN", "vec"),
+                                              ("XS_TEST_1MIN", "ramp_gappy"), ("XS_TEST_VERS", "ramp"),
+                                              ("XS_TEST_DOTVERS", "ramp"), ("XS_TEST_HOURLY", "ramp")])
+def test_expected_values_match_the_data_endpoint(site, dataset, variable):
+    start, stop = "2020-01-01T22:00:00", "2020-01-02T02:00:00"
+    t, v = expected_values(site.info, dataset, start, stop, variable)
+    answer = get_json(f"{site.rest_url}/datasets/{dataset}/data/20200101T220000Z,20200102T020000Z/{variable}?format=cdf")
+    path = site.archive_root / f"check_{dataset}_{variable}.cdf"
+    path.write_bytes(get(answer["FileDescription"][0]["Name"], accept="*/*")[2])
+    ds = xspace.open_cdf(path).load()
+    np.testing.assert_array_equal(ds["Epoch"].values, t)
+    np.testing.assert_array_equal(ds[variable].values, v)
+    assert t[0] == np.datetime64(start) and t[-1] < np.datetime64(stop)
+    if dataset == "XS_TEST_VERS":  # v10 on day 1, v9 on day 2
+        np.testing.assert_array_equal(v - ramp_value(t), np.where(t < np.datetime64("2020-01-02"), 10.0, 9.0))
+
+
 def test_add_version_supersedes_a_file(tmp_path):
     with serve_cdaweb(tmp_path / "site", days=2, real_files=False) as s:
         url = s.rest_url + "/datasets/XS_TEST_1MIN/orig_data/20200102T000000Z,20200102T120000Z"
@@ -293,6 +311,9 @@ def test_add_version_supersedes_a_file(tmp_path):
         assert after[1]["Length"] == rec["length"]
         ds = xspace.open_cdf(rec["local"]).load()
         np.testing.assert_array_equal(ds["ramp"].values, ramp_value(ds["Epoch"].values) + 2.0)
+        # the boundary record repeated by day 1 now comes from day 2's new version
+        t, v = expected_values(s.info, "XS_TEST_1MIN", "2020-01-01T23:59", "2020-01-02T00:01")
+        np.testing.assert_array_equal(v, ramp_value(t) + [0.0, 2.0])
         # the old version is still on disk (CDAWeb keeps serving it by name) but no longer listed
         assert get(s.url + "/pub/data/xspace/test/one_min/2020/xs_test_1min_20200102_v01.cdf", accept="*/*")[0] == 200
         add_version(s.archive_root, s.info, "XS_TEST_VERS", "2020-01-01", "11")

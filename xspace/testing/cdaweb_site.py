@@ -42,7 +42,6 @@ record in ``info`` has its ``offset`` (0 for the base files of the first four da
 from __future__ import annotations
 
 import datetime as _dt
-import email.utils
 import itertools
 import json
 import os
@@ -68,6 +67,7 @@ __all__ = [
     "cdaweb_rest_handler",
     "add_version",
     "newest_files",
+    "expected_values",
     "serve_cdaweb",
     "REST_PREFIX",
     "CATALOG_PATH",
@@ -79,7 +79,6 @@ CATALOG_PATH = "/pub/catalogs/all.xml"
 MASTERS_PATH = "/pub/software/cdawlib/0MASTERS"
 _REAL_BASE = "https://cdaweb.gsfc.nasa.gov"
 _RAMP_ORIGIN = np.datetime64("2000-01-01T00:00:00", "ns")
-_MINUTE = np.timedelta64(60_000_000_000, "ns")
 _DAY = np.timedelta64(86_400_000_000_000, "ns")
 _GENERATION_DATE = "20200101"
 _SHARED_CDF = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cdf"
@@ -494,7 +493,7 @@ def _make_master_from(path: Path, out: Path) -> bool:
 
 # ----------------------------------------------------------------------------- the archive
 def build_cdaweb_archive(root, *, start="2020-01-01", days: int = 3, real_files: bool = True,
-                         shared_data=None, base_url: str | None = None) -> dict:
+                         shared_data=None, base_url: str | None = None, datasets=None) -> dict:
     """Write a CDAWeb look-alike archive under ``root`` and describe it.
 
     Parameters
@@ -516,6 +515,9 @@ def build_cdaweb_archive(root, *, start="2020-01-01", days: int = 3, real_files:
     base_url : str, optional
         Server URL written into ``all.xml`` (default the real ``https://cdaweb.gsfc.nasa.gov``;
         :func:`serve_cdaweb` rewrites it with the local server's URL via :func:`write_all_xml`).
+    datasets : iterable of str, optional
+        The generated datasets to write (default all ``XS_TEST_*``); e.g. ``["XS_TEST_1MIN"]`` for a
+        quick year-long benchmark archive.
 
     Returns
     -------
@@ -556,7 +558,12 @@ def build_cdaweb_archive(root, *, start="2020-01-01", days: int = 3, real_files:
     masters = root / MASTERS_PATH.lstrip("/")
     masters.mkdir(parents=True, exist_ok=True)
 
-    for dataset_id, spec in _GENERATED.items():
+    wanted = list(_GENERATED) if datasets is None else [str(d) for d in datasets]
+    unknown = sorted(set(wanted) - set(_GENERATED))
+    if unknown:
+        raise ValueError(f"build_cdaweb_archive: unknown generated dataset(s) {unknown}; expected some of {list(_GENERATED)}")
+    for dataset_id in wanted:
+        spec = _GENERATED[dataset_id]
         files = []
         periods = _period_starts(spec, start64, days)
         for i, p in enumerate(periods):
@@ -1127,33 +1134,32 @@ def _support_closure(ds: xr.Dataset, names: list[str]) -> list[str]:
 
 
 def _subset(recs: list[dict], names: list[str], t0: np.datetime64, t1: np.datetime64) -> xr.Dataset | None:
-    """Variables ``names`` (and what they point to) at records ``t0 <= t < t1`` of the files ``recs``."""
+    """Variables ``names`` (and what they point to) at records ``t0 <= t < t1`` of the files ``recs``.
+
+    A file's records from the next file's first time on are left out (the next file owns them):
+    the boundary record a file repeats at its end is taken once, from the next file.
+    """
     from ..io.backend import open_cdf
 
-    pieces = []
+    parts = []
     for rec in recs:
         with open_cdf(rec["local"]) as ds:
             keep = _support_closure(ds, names)
-            part = ds[[k for k in keep if k in ds.data_vars or k in ds.coords]].load()
-        tdims = [d for d in part.dims if d in part.coords and part[d].dtype.kind == "M"]
+            parts.append(ds[[k for k in keep if k in ds.data_vars or k in ds.coords]].load())
+    if not parts:
+        return None
+    tdims = [d for d in parts[0].dims if d in parts[0].coords and parts[0][d].dtype.kind == "M"]
+    pieces = []
+    for i, part in enumerate(parts):
         sel = {}
         for d in tdims:
             t = part[d].values
-            sel[d] = np.flatnonzero((t >= t0) & (t < t1))
-        part = part.isel(sel)
-        if pieces:
-            # records already taken from the previous file (a repeated boundary record) are dropped
-            last = pieces[-1]
-            drop = {}
-            for d in tdims:
-                if d in last.dims and last.sizes[d]:
-                    drop[d] = np.flatnonzero(part[d].values > last[d].values[-1])
-            if drop:
-                part = part.isel(drop)
-        pieces.append(part)
-    if not pieces:
-        return None
-    tdims = [d for d in pieces[0].dims if d in pieces[0].coords and pieces[0][d].dtype.kind == "M"]
+            mask = (t >= t0) & (t < t1)
+            following = [p[d].values for p in parts[i + 1:] if d in p.dims and p.sizes[d]]
+            if following:
+                mask &= t < following[0][0]
+            sel[d] = np.flatnonzero(mask)
+        pieces.append(part.isel(sel))
     if not tdims or all(sum(p.sizes.get(d, 0) for p in pieces) == 0 for d in tdims):
         return None
     if len(pieces) == 1:
@@ -1174,6 +1180,62 @@ def _subset(recs: list[dict], names: list[str], t0: np.datetime64, t1: np.dateti
         if name in pieces[0].variables:
             out[name].encoding.update(pieces[0][name].encoding)
     return out
+
+
+def expected_values(info: dict, dataset: str, start, stop, variable: str = "ramp") -> tuple[np.ndarray, np.ndarray]:
+    """What a correct reader returns for a generated dataset's ``variable`` over ``[start, stop)``.
+
+    Computed from the archive description alone (no file is read): the newest version of each
+    file, its records (times from its first record at the dataset's cadence) and its ``offset``;
+    a file's records from the next file's first time on belong to the next file (so the boundary
+    record repeated at the end of ``XS_TEST_1MIN``'s first file is counted once).
+
+    Parameters
+    ----------
+    info : dict
+        What :func:`build_cdaweb_archive` returned (after any :func:`add_version`).
+    dataset : str
+        A generated dataset id.
+    start, stop : str or datetime64
+        The interval, ``start <= t < stop``.
+    variable : {"ramp", "ramp_gappy", "vec"}
+
+    Returns
+    -------
+    times : numpy.ndarray of datetime64[ns]
+    values : numpy.ndarray of float64 (shape ``(n,)``, or ``(n, 3)`` for ``vec``)
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> info = build_cdaweb_archive(tempfile.mkdtemp(), days=2, real_files=False, datasets=["XS_TEST_1MIN"])
+    >>> t, v = expected_values(info, "XS_TEST_1MIN", "2020-01-01T23:59", "2020-01-02T00:02")
+    >>> [str(x)[:16] for x in t], v.tolist()
+    (['2020-01-01T23:59', '2020-01-02T00:00', '2020-01-02T00:01'], [10520639.0, 10520640.0, 10520641.0])
+    """
+    entry = info["datasets"][dataset]
+    if entry["kind"] != "generated":
+        raise ValueError(f"expected_values: {dataset!r} is not a generated dataset")
+    if variable not in entry["variables"] or entry["variables"][variable]["var_type"] != "data":
+        raise KeyError(f"expected_values: {dataset!r} has no data variable {variable!r}")
+    t0 = np.datetime64(str(start).rstrip("Z"), "ns")
+    t1 = np.datetime64(str(stop).rstrip("Z"), "ns")
+    cadence = np.timedelta64(int(entry["cadence_s"]) * 1_000_000_000, "ns")
+    recs = sorted((f for f in entry["files"] if f["newest"] and f["start"]), key=lambda f: f["start"])
+    times, values = [], []
+    for i, rec in enumerate(recs):
+        first = np.datetime64(rec["start"].rstrip("Z"), "ns")
+        t = first + np.arange(rec["records"], dtype=np.int64) * cadence
+        if i + 1 < len(recs):
+            t = t[t < np.datetime64(recs[i + 1]["start"].rstrip("Z"), "ns")]
+        t = t[(t >= t0) & (t < t1)]
+        base = (ramp_gappy_value(t) if variable == "ramp_gappy" else ramp_value(t)) + rec["offset"]
+        values.append(np.stack([base, -base, 2 * base], axis=1) if variable == "vec" else base)
+        times.append(t)
+    if not times:
+        empty = np.zeros((0, 3) if variable == "vec" else (0,))
+        return np.array([], "datetime64[ns]"), empty
+    return np.concatenate(times), np.concatenate(values)
 
 
 # ----------------------------------------------------------------------------- the server
