@@ -600,3 +600,40 @@ def test_pickle_and_copy(amda):
     assert back.to_dict() == ds.to_dict() and back.He_flux.path == "amda/ace_epam_ca60_he"
     assert copy.deepcopy(ds).to_dict() == ds.to_dict()
     assert pickle.loads(pickle.dumps(inv_mod.INVENTORY)) is inv_mod.INVENTORY
+
+
+def test_lazy_nodes_survive_persistence(cache):
+    """A provider whose datasets load their parameters on expansion (CSA, CDAWeb) keeps that after a warm load."""
+    expanded = []
+
+    def parameters(node):
+        expanded.append(node.path)
+        return [Node(f"{node.name}_B", f"{node.path}/{node.name}_B", "parameter", {"units": "nT"})]
+
+    def parse(data):
+        return Node("demo", "demo", "provider", children=[
+            Node(w, f"demo/{w}", "dataset", children=lambda w=w: parameters(Node(w, f"demo/{w}", "dataset")))
+            for w in data.decode().split()])
+
+    with LocalServer() as srv:
+        srv.mount("/list", lambda req: Reply(body=b"C1_CP_FGM C2_CP_FGM"))
+        cold = cached_tree("demo", srv.url + "/list", parse, lazy=parameters)
+        assert cold.C1_CP_FGM.C1_CP_FGM_B.meta["units"] == "nT" and expanded == ["demo/C1_CP_FGM"]
+        rec = _record("demo")
+        assert [c.get("lazy") for c in rec["tree"]["children"]] == [True, True]  # saved before expansion
+        warm = cached_tree("demo", srv.url + "/list", parse, lazy=parameters)
+        assert not warm.C2_CP_FGM.loaded and expanded == ["demo/C1_CP_FGM"]
+        assert warm["C2_CP_FGM/C2_CP_FGM_B"].path == "demo/C2_CP_FGM/C2_CP_FGM_B"
+        assert expanded == ["demo/C1_CP_FGM", "demo/C2_CP_FGM"] and srv.count("/list") == 1
+        # without the hook the saved lazy nodes come back as leaves
+        assert len(cached_tree("demo", srv.url + "/list", parse).C1_CP_FGM) == 0
+
+
+def test_module_level_virtual_functions():
+    node = inv_mod.add_virtual("test_inventory/product", {"description": "a test product"})
+    try:
+        assert inv_mod.INVENTORY.virtual.test_inventory.product is node
+        assert inv_mod.INVENTORY.find("test_inventory/product") is node
+    finally:
+        assert inv_mod.remove_virtual("test_inventory/product")
+    assert "product" not in inv_mod.INVENTORY.virtual.test_inventory

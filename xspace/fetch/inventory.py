@@ -67,6 +67,8 @@ __all__ = [
     "Inventory",
     "INVENTORY",
     "PROVIDERS",
+    "add_virtual",
+    "remove_virtual",
     "KINDS",
     "sanitize",
     "cached_tree",
@@ -564,18 +566,38 @@ class Node:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Node":
-        """Rebuild a tree written by :meth:`to_dict` (children that were not loaded are absent).
+    def from_dict(cls, d: dict[str, Any], lazy: Callable[["Node"], Any] | None = None) -> "Node":
+        """Rebuild a tree written by :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            Output of :meth:`to_dict`.
+        lazy : callable, optional
+            ``lazy(node) -> list of Node`` (or a Node) becomes the loader of every node that was lazy
+            and not loaded when it was saved; without it those nodes come back as leaves.
 
         Examples
         --------
         >>> from xspace.fetch.inventory import Node
         >>> Node.from_dict({"name": "x", "path": "p/x", "kind": "parameter"}).path
         'p/x'
+        >>> saved = Node("d", "p/d", "dataset", children=lambda: []).to_dict()
+        >>> back = Node.from_dict(saved, lazy=lambda node: [Node("v", node.path + "/v", "parameter")])
+        >>> back.loaded, back.v.path
+        (False, 'p/d/v')
         """
         kids = d.get("children")
-        children = [Node.from_dict(c) for c in kids] if kids else None
-        return cls(d["name"], d["path"], d["kind"], d.get("meta"), children)
+        if kids:
+            children: Any = [Node.from_dict(c, lazy) for c in kids]
+        elif d.get("lazy") and lazy is not None:
+            children = _LazyLoader(lazy)
+        else:
+            children = None
+        node = cls(d["name"], d["path"], d["kind"], d.get("meta"), children)
+        if isinstance(children, _LazyLoader):
+            children.node = weakref.ref(node)
+        return node
 
     def __reduce__(self):
         # pickle/copy: the loaded tree (a lazy loader is a closure that may not pickle)
@@ -634,6 +656,22 @@ class Node:
         if self.path:
             title += f" &mdash; path <code>{e(self.path)}</code>"
         return f"<div>{title}<table>{rows}</table>{'<div>' + e(ch) + '</div>' if ch else ''}</div>"
+
+
+class _LazyLoader:
+    """Loader of a node restored from JSON: calls ``func(node)``."""
+
+    __slots__ = ("func", "node")
+
+    def __init__(self, func: Callable[[Node], Any]):
+        self.func = func
+        self.node: Callable[[], Node | None] = lambda: None
+
+    def __call__(self) -> Any:
+        node = self.node()
+        if node is None:  # pragma: no cover - the node owns its loader
+            raise FetchError("inventory: lazy loader called without its node")
+        return self.func(node)
 
 
 def _node_from_dict(d: dict[str, Any]) -> Node:
@@ -862,6 +900,27 @@ def _load_provider(name: str, module: str) -> Node:
 INVENTORY = Inventory()
 
 
+def add_virtual(path: str, meta: dict[str, Any] | None = None, kind: str = "parameter") -> Node:
+    """Show a virtual product in :data:`INVENTORY` (``INVENTORY.virtual...``); see :meth:`Inventory.add_virtual`.
+
+    Examples
+    --------
+    >>> from xspace.fetch import inventory
+    >>> inventory.add_virtual("demo/doubled", {"description": "twice the input"}).path
+    'demo/doubled'
+    >>> inventory.INVENTORY.virtual.demo.doubled.meta["description"]
+    'twice the input'
+    >>> inventory.remove_virtual("demo/doubled")
+    True
+    """
+    return INVENTORY.add_virtual(path, meta, kind)
+
+
+def remove_virtual(path: str) -> bool:
+    """Remove a virtual product from :data:`INVENTORY`; return whether it was there."""
+    return INVENTORY.remove_virtual(path)
+
+
 # ---------------------------------------------------------------------------------------------- persistence
 _FORMAT = 1
 _local = threading.local()
@@ -974,6 +1033,7 @@ def cached_tree(
     kind: str = "any",
     version: Any = 1,
     fetch: Callable[[float], bytes] | None = None,
+    lazy: Callable[[Node], Any] | None = None,
 ) -> Node:
     """A provider's inventory tree built by ``parse`` from the catalog at ``url``, persisted on disk.
 
@@ -1009,6 +1069,10 @@ def cached_tree(
         ``fetch(ttl) -> bytes`` replacing ``fetch_bytes(url, ...)`` for catalogs that take more than
         one request (e.g. a service answering with the URL of the document); ``url`` then only
         identifies the persisted tree.
+    lazy : callable, optional
+        ``lazy(node) -> list of Node``: children of the nodes ``parse`` made lazy (e.g. a dataset whose
+        parameters are asked for when it is expanded). Loaders are functions and cannot be saved:
+        a tree read back from disk gets this one on those nodes (see :meth:`Node.from_dict`).
 
     Returns
     -------
@@ -1040,7 +1104,7 @@ def cached_tree(
     if rec is not None:
         try:
             with _no_gc():
-                tree = Node.from_dict(rec["tree"])
+                tree = Node.from_dict(rec["tree"], lazy)
         except Exception as exc:
             logger.warning("inventory: %s holds an unreadable tree (%s); rebuilding it", file, exc)
             rec = None
