@@ -363,7 +363,7 @@ class HapiSite:
             return params
         text = q["parameters"]
         if text.strip() == "":
-            raise _Fail(1400, "Bad request - user input error: empty parameters")
+            return params  # the 3.x text calls it an error, but real servers (and hapiclient) use it for "all"
         wanted = [w for w in text.split(",")]
         order = {p["name"]: i for i, p in enumerate(params)}
         for w in wanted:

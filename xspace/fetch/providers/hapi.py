@@ -377,7 +377,7 @@ def parse_isotime(values) -> np.ndarray:
     n = a.size
     if n == 0:
         return np.empty(shape, "datetime64[ns]")
-    width = max(a.dtype.itemsize, 12)
+    width = max(a.dtype.itemsize, 20)
     buf = np.zeros((n, width + 2), np.uint8)
     raw = np.frombuffer(a.astype(f"S{width}").tobytes(), np.uint8).reshape(n, width)
     buf[:, :width] = raw
@@ -673,7 +673,8 @@ def _fill_value(p: dict):
     fill = p.get("fill")
     if fill is None:
         return None
-    if isinstance(fill, str) and fill.strip().lower() in ("", "null", "none"):
+    numeric = str(p.get("type", "double")).lower() in ("double", "integer")
+    if numeric and isinstance(fill, str) and fill.strip().lower() in ("", "null", "none"):
         return None
     return fill
 
@@ -944,6 +945,7 @@ def _resolve(base: str, parts: list[str]) -> tuple[str, str | None, dict]:
     if not parts or not any(parts):
         raise ProductNotFound(f"hapi: no dataset given after the server in {base}; expected "
                               "'hapi/<server>/<dataset>[/<parameter>]'")
+    parts = [p for p in "/".join(parts).split("/")]
     ids = [str(d.get("id")) for d in catalog(base)]
     known = set(ids)
     for k in range(len(parts), 0, -1):
