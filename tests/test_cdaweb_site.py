@@ -256,6 +256,45 @@ def test_datasets_variables_inventory(site):
     assert ET.fromstring(body).tag.endswith("DatasetDescriptions")
 
 
+def test_observatory_and_instrument_lists(site):
+    groups = {g["Name"]: g["ObservatoryId"] for g in get_json(site.rest_url + "/observatoryGroups")["ObservatoryGroupDescription"]}
+    assert groups["ACE"] == ["AC"] and groups["xspace"] == ["XS"]
+    tree = get_json(site.rest_url + "/observatoryGroupsAndInstruments")["ObservatoryGroupInstrumentDescription"]
+    ace = next(g for g in tree if g["Name"] == "ACE")
+    assert [i["Name"] for i in ace["ObservatoryInstruments"][0]["InstrumentDescription"]] == ["MAG", "SIS"]
+    rows = get_json(site.rest_url + "/datasets?observatoryGroup=ACE")["DatasetDescription"]
+    assert sorted(r["Id"] for r in rows) == ["AC_H2_SIS", "AC_K2_MFI"]
+    rows = get_json(site.rest_url + "/datasets?instrumentType=Magnetic%20Fields%20(space)&observatory=AC")["DatasetDescription"]
+    assert [r["Id"] for r in rows] == ["AC_K2_MFI"]
+
+
+def test_rest_answers_revalidate_with_etag_and_last_modified(tmp_path):
+    import email.utils
+    import os
+
+    with serve_cdaweb(tmp_path / "s", days=2, real_files=False) as s:
+        url = s.rest_url + "/datasets/XS_TEST_1MIN/orig_data/20200102T000000Z,20200102T010000Z"
+        status, headers, body = get(url)
+        etag, modified = headers["ETag"], headers["Last-Modified"]
+        req = urllib.request.Request(url, headers={"Accept": "application/json", "If-None-Match": etag})
+        with pytest.raises(urllib.error.HTTPError) as err:  # urllib reports 304 as an error
+            urllib.request.urlopen(req)
+        assert err.value.code == 304 and err.value.headers["ETag"] == etag
+        req = urllib.request.Request(url, headers={"Accept": "application/json", "If-Modified-Since": modified})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req)
+        assert err.value.code == 304
+        rec = s.add_version("XS_TEST_1MIN", "2020-01-02", "02")
+        later = email.utils.parsedate_to_datetime(modified).timestamp() + 5
+        os.utime(rec["local"], (later, later))
+        req = urllib.request.Request(url, headers={"Accept": "application/json", "If-None-Match": etag})
+        with urllib.request.urlopen(req) as r:
+            assert r.status == 200 and r.headers["ETag"] != etag
+            assert json.loads(r.read())["FileDescription"][-1]["Name"].endswith("_v02.cdf")
+        req = urllib.request.Request(url, headers={"Accept": "application/json", "If-Modified-Since": modified})
+        assert urllib.request.urlopen(req).status == 200
+
+
 def test_data_endpoint_returns_exactly_the_requested_records(site):
     url = site.rest_url + "/datasets/XS_TEST_1MIN/data/20200101T235800Z,20200102T000300Z/ramp,vec?format=cdf"
     answer = get_json(url)

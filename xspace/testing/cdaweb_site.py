@@ -938,6 +938,14 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
       (with their support variables) and records ``start <= t < stop`` from the newest files, written
       under ``/tmp/`` of the archive and described by a ``FileDescription``
 
+    * ``GET /observatoryGroups``, ``/observatories``, ``/instruments``, ``/instrumentTypes``,
+      ``/observatoryGroupsAndInstruments`` → the corresponding ``...Description`` lists
+
+    ``datasets`` filters on ``idPattern``, ``labelPattern`` (regular expressions),
+    ``observatoryGroup``, ``observatory``, ``instrument`` and ``instrumentType``. Answers carry an
+    ``ETag`` (a hash of the body; ``orig_data`` also a ``Last-Modified``, its newest file's time) and
+    honour ``If-None-Match``/``If-Modified-Since`` with ``304 Not Modified``, so a cache can
+    revalidate them; a new file version (:func:`add_version`) changes them.
     Times are written like ``20200101T000000Z`` (ISO 8601 is accepted too). Errors are HTTP
     statuses with a JSON body ``{"Message": [...], "Warning": [], "Status": [], "Error": [...]}``:
     404 for an unknown dataset or variable and for "No data available", 400 for a bad request.
@@ -972,11 +980,13 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
     def reply_json(obj, status=200):
         return Reply(status=status, body=json.dumps(obj), content_type="application/json")
 
-    def reply(req, key: str, item: str, rows: list[dict]):
+    def reply(req, key: str, item: str, rows: list[dict], last_modified: float | None = None):
         if _wants_json(req):
-            return reply_json({key: rows})
-        return Reply(status=200, body=_xml_text(key + "s" if not key.endswith("s") else key, rows, item),
-                     content_type="application/xml")
+            answer = reply_json({key: rows})
+        else:
+            answer = Reply(status=200, body=_xml_text(key + "s" if not key.endswith("s") else key, rows, item),
+                           content_type="application/xml")
+        return _conditional(req, answer, last_modified)
 
     def dataset_entry(dataset_id: str) -> dict:
         entry = archive_info["datasets"].get(dataset_id)
@@ -1005,11 +1015,25 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
         return sorted(out, key=lambda r: r["start"])
 
     def datasets(req):
-        pattern = req.query.get("idPattern")
-        regex = re.compile(pattern) if pattern else None
+        q = req.query
+        try:
+            id_regex = re.compile(q["idPattern"]) if q.get("idPattern") else None
+            label_regex = re.compile(q["labelPattern"], re.IGNORECASE) if q.get("labelPattern") else None
+        except re.error as exc:
+            raise _RestError(400, f"Bad pattern: {exc}") from exc
         rows = []
         for dataset_id, d in archive_info["datasets"].items():
-            if regex is not None and not regex.search(dataset_id):
+            if id_regex is not None and not id_regex.search(dataset_id):
+                continue
+            if label_regex is not None and not label_regex.search(d["description"]):
+                continue
+            if q.get("observatoryGroup") and q["observatoryGroup"] != d["mission_group"]:
+                continue
+            if q.get("observatory") and q["observatory"] != d["observatory"][0]:
+                continue
+            if q.get("instrument") and q["instrument"] != d["instrument"][0]:
+                continue
+            if q.get("instrumentType") and q["instrumentType"] != d["instrument_type"]:
                 continue
             rows.append({
                 "Id": dataset_id,
@@ -1025,6 +1049,38 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
             })
         return reply(req, "DatasetDescription", "DatasetDescription", rows)
 
+    def groups(req, what: str):
+        entries = list(archive_info["datasets"].values())
+        if what == "observatoryGroups":
+            names: dict[str, list[str]] = {}
+            for d in entries:
+                ids = names.setdefault(d["mission_group"], [])
+                if d["observatory"][0] not in ids:
+                    ids.append(d["observatory"][0])
+            rows = [{"Name": k, "ObservatoryId": v} for k, v in names.items()]
+            return reply(req, "ObservatoryGroupDescription", "ObservatoryGroupDescription", rows)
+        if what == "observatories":
+            seen = {d["observatory"][0]: d["observatory"][1] for d in entries}
+            rows = [{"Name": k, "ShortDescription": k, "LongDescription": v} for k, v in seen.items()]
+            return reply(req, "ObservatoryDescription", "ObservatoryDescription", rows)
+        if what == "instruments":
+            seen = {d["instrument"][0]: d["instrument"][1] for d in entries}
+            rows = [{"Name": k, "ShortDescription": k, "LongDescription": v} for k, v in seen.items()]
+            return reply(req, "InstrumentDescription", "InstrumentDescription", rows)
+        if what == "instrumentTypes":
+            rows = [{"Name": k} for k in dict.fromkeys(d["instrument_type"] for d in entries)]
+            return reply(req, "InstrumentTypeDescription", "InstrumentTypeDescription", rows)
+        # observatoryGroupsAndInstruments
+        tree: dict[str, dict[str, dict[str, str]]] = {}
+        for d in entries:
+            obs = tree.setdefault(d["mission_group"], {}).setdefault(d["observatory"][0], {})
+            obs[d["instrument"][0]] = d["instrument"][1]
+        rows = [{"Name": group, "ObservatoryInstruments": [
+            {"Name": obs, "InstrumentDescription": [
+                {"Name": ins, "ShortDescription": ins, "LongDescription": text} for ins, text in instruments.items()]}
+            for obs, instruments in observatories.items()]} for group, observatories in tree.items()]
+        return reply(req, "ObservatoryGroupInstrumentDescription", "ObservatoryGroupInstrumentDescription", rows)
+
     def variables(req, entry):
         rows = [{"Name": name, "ShortDescription": v["ShortDescription"], "LongDescription": v["LongDescription"]}
                 for name, v in entry["variables"].items() if v["var_type"] == "data"]
@@ -1037,7 +1093,8 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
         if not recs:
             raise _RestError(404, "No data available.", f"No files of {entry['id']} between {_iso(t0)} and {_iso(t1)}")
         base = _server_base(req)
-        return reply(req, "FileDescription", "FileDescription", [_file_description(base, r) for r in recs])
+        newest = max(Path(r["local"]).stat().st_mtime for r in recs)
+        return reply(req, "FileDescription", "FileDescription", [_file_description(base, r) for r in recs], newest)
 
     def inventory(req, entry, text=None):
         with _INFO_LOCK:
@@ -1095,6 +1152,9 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
             parts = [p for p in req.subpath.split("/") if p]
             if parts == ["datasets"]:
                 return datasets(req)
+            if len(parts) == 1 and parts[0] in ("observatoryGroups", "observatories", "instruments",
+                                                "instrumentTypes", "observatoryGroupsAndInstruments"):
+                return groups(req, parts[0])
             if len(parts) >= 3 and parts[0] == "datasets":
                 entry = dataset_entry(parts[1])
                 what = parts[2]
@@ -1113,6 +1173,42 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
             return reply_json(_status_body(exc.message, exc.error), status=exc.status)
 
     return handler
+
+
+def _conditional(req, answer, last_modified: float | None):
+    """Add ``ETag`` (and ``Last-Modified``) to a 200 answer; 304 when the client's copy is current."""
+    import email.utils
+    import hashlib
+
+    if answer.status != 200 or not isinstance(answer.body, bytes):
+        return answer
+    etag = '"' + hashlib.sha1(answer.body).hexdigest()[:20] + '"'
+    answer.headers["ETag"] = etag
+    answer.headers["Cache-Control"] = "no-cache"
+    if last_modified is not None:
+        answer.headers["Last-Modified"] = email.utils.formatdate(last_modified, usegmt=True)
+    match = req.headers.get("If-None-Match")
+    if match is not None:
+        tags = [t.strip().removeprefix("W/") for t in match.split(",")]
+        fresh = "*" in tags or etag in tags
+    else:
+        since = req.headers.get("If-Modified-Since")
+        fresh = False
+        if since and last_modified is not None:
+            try:
+                fresh = int(last_modified) <= email.utils.parsedate_to_datetime(since).timestamp()
+            except (TypeError, ValueError):
+                fresh = False
+    if fresh:
+        from .server import Reply
+
+        not_modified = Reply(status=304, body=b"")
+        for key in ("ETag", "Last-Modified", "Cache-Control"):
+            if key in answer.headers:
+                not_modified.headers[key] = answer.headers[key]
+        not_modified.headers.pop("Content-Type", None)
+        return not_modified
+    return answer
 
 
 def _compact(t: np.datetime64) -> str:
