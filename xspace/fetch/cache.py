@@ -115,8 +115,11 @@ def _safe(part: str) -> str:
     return keep[:200]
 
 
-def path_for(url: str, params=None) -> Path:
+def path_for(url: str, params=None, root=None) -> Path:
     """Where the cache stores the answer of ``url`` (with query ``params``).
+
+    ``root`` overrides :func:`cache_dir` (dask tasks carry the client's cache folder this way, since a
+    worker process does not share the client's options).
 
     Examples
     --------
@@ -139,7 +142,7 @@ def path_for(url: str, params=None) -> Path:
     if query:
         digest = hashlib.sha1(query.encode()).hexdigest()[:16]
         segs[-1] = f"{segs[-1]}@{digest}"
-    return cache_dir().joinpath(host, *segs)
+    return (Path(root) if root is not None else cache_dir()).joinpath(host, *segs)
 
 
 def _meta_path(path: Path) -> Path:
@@ -400,6 +403,7 @@ def fetch_file(
     relpath=None,
     headers=None,
     progress=None,
+    root=None,
 ) -> Path:
     """Path of the cached copy of ``url``, downloading it first when needed.
 
@@ -423,6 +427,8 @@ def fetch_file(
         Extra request headers.
     progress : callable, optional
         Called with the size of each downloaded chunk.
+    root : path-like, optional
+        Cache folder to use instead of :func:`cache_dir` (for tasks running in other processes).
 
     Returns
     -------
@@ -451,7 +457,8 @@ def fetch_file(
     if kind not in KINDS:
         raise FetchError(f"fetch_file: unknown content kind {kind!r}; expected one of {KINDS}")
     ttl = float(OPTIONS["cache_ttl"] if ttl is None else ttl)
-    path = cache_dir() / relpath if relpath is not None else path_for(url, params)
+    base = Path(root) if root is not None else cache_dir()
+    path = base / relpath if relpath is not None else path_for(url, params, root=base)
     if path.exists():
         if immutable:
             return path
