@@ -164,7 +164,7 @@ class OthersSite:
         self._ids = itertools.count(1)
         self._tmp = Path(tempfile.mkdtemp(prefix="xspace-others-"))
         self._observatories = self._read_observatories()
-        self._amda_params = self._read_amda_tree()
+        self._amda_index: dict | None = None
         self.server.mount(SSCWEB_PREFIX, self._sscweb)
         self.server.mount(AMDA_PREFIX, self._amda)
         self.server.mount(_AMDA_FILES, self._amda_files)
@@ -268,10 +268,13 @@ class OthersSite:
         return Reply(200, "".join(out).encode(), content_type="application/xml")
 
     # -- AMDA ------------------------------------------------------------------------------------
-    def _read_amda_tree(self) -> dict:
-        from xspace.fetch.providers.amda import parameter_index
+    @property
+    def _amda_params(self) -> dict:
+        if self._amda_index is None:  # parsed on first use (1.8 MB)
+            from xspace.fetch.providers.amda import parameter_index
 
-        return parameter_index((self.data / "cdf" / "cdaweb_obsdatatree.xml").read_bytes())
+            self._amda_index = parameter_index((self.data / "cdf" / "cdaweb_obsdatatree.xml").read_bytes())
+        return self._amda_index
 
     def _amda_answer(self, obj: dict) -> Reply:
         return Reply.json(obj)
