@@ -269,6 +269,10 @@ def test_generated_values(tmp_path, version, fmt):
             assert mat.shape == (24, 2, 3) and mat.dims == ("time", "M_dim1", "M_dim2")
             np.testing.assert_array_equal(mat.values, h[:, None, None] * 10 + np.arange(6.0).reshape(2, 3))
             assert mat.attrs["UNITS"] == ["m/s", "m/s", "km/s", "m/s", "m/s", "km/s"]
+            assert mat.attrs["DEPEND_0"] == "time" and mat.attrs["FIELDNAM"] == "M"
+            ds = hapi.get(["x", "gen", "matrix"], T("2021-03-01"), T("2021-03-01T02:00"), format=fmt)
+            assert ds.attrs["x_generator"] == "xspace.testing.hapi_site"  # x_ extensions kept
+            assert ds.attrs["HAPI_dataset"] == "gen/matrix" and ds.attrs["HAPI_format"] == fmt
         names = ("id=", "time.min=") if version == "2.1" else ("dataset=", "start=")
         data_requests = [k for k in srv.counts if "/hapi/data" in k]
         assert data_requests and all(all(n in k for n in names) for k in data_requests)
@@ -314,6 +318,17 @@ def test_max_request_duration_split(tmp_path):
             assert r.status_code == 400 and r.json()["status"]["code"] == 1408
             info = requests.get(srv.url + "/hapi/info", params={"dataset": "gen/dense"}).json()
             assert info["maxRequestDuration"] == "PT1H"
+
+
+def test_sloppy_server_including_stop_gives_no_duplicates(tmp_path):
+    s = HapiSite("3.1", max_request_duration="PT10M", inclusive_stop=True)
+    with LocalServer() as srv, xspace.set_options(cache_dir=tmp_path):
+        with xspace.set_options(hapi_servers={"x": s.mount(srv)}):
+            da = hapi.get(["x", "gen", "scalar", "value"], T("2021-01-01"), T("2021-01-01T01:00"))
+            assert srv.count("/hapi/data") == 6
+            assert da.sizes["time"] == 60 and np.unique(da.time.values).size == 60
+            np.testing.assert_array_equal(da.values, _minutes(da.time.values))
+            assert da.time.values[-1] == T("2021-01-01T00:59")
 
 
 def test_1408_resplit_in_halves(tmp_path):

@@ -262,6 +262,8 @@ class HapiSite:
         Records per HTTP chunk of a data stream.
     generated : bool
         Include the generated ``gen/*`` datasets.
+    inclusive_stop : bool
+        Emulate a sloppy server that also sends the records at ``stop`` (HAPI says ``stop`` is exclusive).
 
     Examples
     --------
@@ -275,7 +277,7 @@ class HapiSite:
 
     def __init__(self, version: str = "3.1", *, formats=("csv", "binary"), data_dir=None,
                  max_request_duration: str | None = None, max_records: int | None = None,
-                 chunk_records: int = 1000, generated: bool = True):
+                 chunk_records: int = 1000, generated: bool = True, inclusive_stop: bool = False):
         if not str(version)[:1] in ("2", "3"):
             raise ValueError(f"HapiSite: version must be 2.x or 3.x, got {version!r}")
         self.version = str(version)
@@ -285,6 +287,7 @@ class HapiSite:
         self.max_request_duration = max_request_duration
         self.max_records = max_records
         self.chunk_records = int(chunk_records)
+        self.inclusive_stop = bool(inclusive_stop)
         self.datasets: dict[str, _Dataset] = {}
         if generated:
             for d in _generated_datasets():
@@ -422,7 +425,7 @@ class HapiSite:
             if t1 - t0 > hapi.parse_duration(self.max_request_duration):
                 raise _Fail(1408, f"Bad request - too much time or data requested (maxRequestDuration "
                                   f"{self.max_request_duration})")
-        times, text, values = ds.records(int(t0.astype(np.int64)), int(t1.astype(np.int64)))
+        times, text, values = ds.records(int(t0.astype(np.int64)), int(t1.astype(np.int64)) + int(self.inclusive_stop))
         n = len(times)
         if self.max_records is not None and n > self.max_records:
             raise _Fail(1408, f"Bad request - too much time or data requested ({n} records > {self.max_records})")

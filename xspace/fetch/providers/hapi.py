@@ -238,8 +238,9 @@ def _http_error(exc: Exception, url: str) -> FetchError:
     if status is None:
         return exc  # connection refused, offline ...: keep as is
     doc = _doc_from_body(body)
-    if doc is not None and isinstance(doc.get("status"), dict) or b"HAPI" in body or "HAPI" in str(exc):
-        return _status_error(doc, url, status, body.decode("utf-8", "replace") + " " + str(exc))
+    text = body.decode("utf-8", "replace") + " " + str(exc)
+    if (doc is not None and isinstance(doc.get("status"), dict)) or re.search(r"HAPI\s+1\d{3}", text):
+        return _status_error(doc, url, status, text)
     return exc
 
 
@@ -634,6 +635,16 @@ def read_records(content: bytes, params: list[dict] | None = None, *, format: st
     >>> recs["f1"].tolist()
     [[1, 2]]
     """
+    head = content[:64].lstrip()
+    if head.startswith(b"{"):  # a JSON status (some servers answer errors with HTTP 200)
+        doc = _doc_from_body(content)
+        code = ((doc or {}).get("status") or {}).get("code")
+        if code is not None and int(code) >= 1400:
+            raise _status_error(doc, what)
+        if code is not None and int(code) == 1201 and not (doc or {}).get("data"):
+            content = b""
+        else:
+            raise FileFormatError(f"hapi: {what}: got a JSON answer; only the csv and binary formats are read")
     header, offset = parse_header(content)
     payload = memoryview(content)[offset:]
     if header is not None and header.get("parameters"):
@@ -648,11 +659,11 @@ def read_records(content: bytes, params: list[dict] | None = None, *, format: st
         raise _status_error(header, what)
     payload = bytes(payload)
     dtype_csv = _record_dtype(params, "csv")
+    said = (header or {}).get("format")
+    if format is not None and said in ("csv", "binary") and said != format:
+        format = None  # the answer contradicts the request (AMDA's binary says "csv"): look at the bytes
     if format is None:
-        if header is not None and header.get("format") == "binary":
-            format = "binary"
-        else:
-            format = "binary" if _sniff_binary(payload, dtype_csv, _columns(dtype_csv)) else "csv"
+        format = "binary" if _sniff_binary(payload, dtype_csv, _columns(dtype_csv)) else "csv"
     if format == "binary":
         dtype = _record_dtype(params, "binary")
         usable = len(payload) - len(payload) % dtype.itemsize
@@ -778,8 +789,10 @@ def _unique(name: str, taken) -> str:
 
 
 def to_dataset(records: np.ndarray, params: list[dict], header: dict | None = None,
-               start=None, stop=None) -> xr.Dataset:
+               start=None, stop=None, times: np.ndarray | None = None) -> xr.Dataset:
     """Build the xarray Dataset of decoded records (see :func:`read_records`), optionally cut to ``[start, stop)``.
+
+    ``times`` may give the already decoded time column.
 
     Examples
     --------
@@ -792,7 +805,8 @@ def to_dataset(records: np.ndarray, params: list[dict], header: dict | None = No
     (('time', 'energy'), [1.0, 2.0], [[5.0, nan]], 'energy')
     """
     time_param = params[0]
-    times, _, time_enc = _decode(time_param, records["f0"] if len(params) else records)
+    if times is None:
+        times = _decode(time_param, records["f0"])[0]
     keep = None
     if start is not None:
         keep = times >= np.datetime64(start, "ns")
@@ -1015,8 +1029,8 @@ class _Request:
         q["include"] = "header"
         return q
 
-    def fetch(self, t0, t1) -> list[np.ndarray]:
-        """Records of [t0, t1), re-split in halves on 1408."""
+    def fetch(self, t0, t1) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(records, times) of [t0, t1), re-split in halves on 1408."""
         from .. import cache
 
         url = f"{self.base}/data"
@@ -1046,13 +1060,55 @@ class _Request:
             cache.forget(path)  # never keep an answer we cannot read
             raise FetchError(f"hapi: {url}?{_qs(q)}: {exc}") from None
         code = ((header or {}).get("status") or {}).get("code")
-        if code is not None and int(code) == 1201:
+        if (code is not None and int(code) == 1201) or len(recs) == 0:
             return []
         if [p["name"] for p in params] != [p["name"] for p in self.params]:
             cache.forget(path)
             raise FetchError(f"hapi: {url}?{_qs(q)} answered parameters {[p['name'] for p in params]}, "
                              f"expected {[p['name'] for p in self.params]}")
-        return [recs]
+        try:
+            times = _decode(self.params[0], recs["f0"])[0]
+        except FileFormatError as exc:
+            cache.forget(path)
+            raise FetchError(f"hapi: {url}?{_qs(q)}: {exc}") from None
+        keep = (times >= t0) & (times < t1)  # servers that include stop (or pad) would duplicate records
+        if not keep.all():
+            recs, times = recs[keep], times[keep]
+        return [(recs, times)]
+
+
+def _fetch_parallel(req: _Request, pieces, what: str):
+    """Fetch the pieces with at most ``max_connections_per_host`` threads, in order, with a progress bar."""
+    import sys
+
+    from ...options import get_options
+
+    opts = get_options()
+    workers = max(1, min(len(pieces), int(opts.get("max_connections_per_host", 4))))
+    show = opts.get("progress")
+    if show is None:
+        show = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    bar = None
+    if show:
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(pieces), desc=f"hapi {what}", unit="request")
+        except ImportError:  # tqdm is optional
+            bar = None
+
+    def one(piece):
+        out = req.fetch(*piece)
+        if bar is not None:
+            bar.update(1)
+        return out
+
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(one, pieces))
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _qs(q: dict) -> str:
@@ -1123,7 +1179,7 @@ def get(parts: list[str], start, stop, *, load: bool = False, format: str | None
     if format not in ("csv", "binary"):
         raise InputError(f"hapi: format must be 'csv' or 'binary', got {format!r}")
     req = _Request(base, dataset, names, meta, format, v3)
-    records: list[np.ndarray] = []
+    parts_: list[tuple[np.ndarray, np.ndarray]] = []
     if stop > start:
         mrd = meta.get("maxRequestDuration")
         max_duration = parse_duration(mrd) if mrd else None
@@ -1131,19 +1187,17 @@ def get(parts: list[str], start, stop, *, load: bool = False, format: str | None
         if len(pieces) == 1:
             results = [req.fetch(*pieces[0])]
         else:
-            from ...options import get_options
-
-            workers = max(1, min(len(pieces), int(get_options().get("max_connections_per_host", 4))))
-            with ThreadPoolExecutor(workers) as pool:
-                results = list(pool.map(lambda p: req.fetch(*p), pieces))
+            results = _fetch_parallel(req, pieces, f"{dataset}")
         for r in results:
-            records.extend(r)
+            parts_.extend(r)
     header = {k: v for k, v in meta.items() if k not in ("parameters", "status")}
-    if records:
-        recs = np.concatenate([r if r.dtype == records[0].dtype else r.astype(records[0].dtype) for r in records])
+    if parts_:
+        first = parts_[0][0].dtype
+        recs = np.concatenate([r if r.dtype == first else r.astype(first) for r, _ in parts_])
+        times = np.concatenate([t for _, t in parts_])
     else:
-        recs = _empty_records(req.params)
-    ds = to_dataset(recs, req.params, header, start=start, stop=stop)
+        recs, times = _empty_records(req.params), None
+    ds = to_dataset(recs, req.params, header, start=start, stop=stop, times=times)
     ds.attrs.update(Logical_source=dataset, HAPI_dataset=dataset, HAPI_server=base, HAPI_format=format)
     if param is None:
         return ds
