@@ -253,7 +253,10 @@ def test_datasets_variables_inventory(site):
     assert answer["InventoryDescription"] == [{"Id": "XS_TEST_1MIN", "TimeInterval": [
         {"Start": "2020-01-01T00:00:00.000Z", "End": "2020-01-03T23:59:00.000Z"}]}]
     status, headers, body = get(site.rest_url + "/datasets", accept="application/xml")
-    assert ET.fromstring(body).tag.endswith("DatasetDescriptions")
+    xml = ET.fromstring(body)
+    assert xml.tag == "{http://cdaweb.gsfc.nasa.gov/schema}Datasets"
+    ids = [e.text for e in xml.iter("{http://cdaweb.gsfc.nasa.gov/schema}Id")]
+    assert ids == list(site.info["datasets"])
 
 
 def test_observatory_and_instrument_lists(site):
@@ -266,6 +269,16 @@ def test_observatory_and_instrument_lists(site):
     assert sorted(r["Id"] for r in rows) == ["AC_H2_SIS", "AC_K2_MFI"]
     rows = get_json(site.rest_url + "/datasets?instrumentType=Magnetic%20Fields%20(space)&observatory=AC")["DatasetDescription"]
     assert [r["Id"] for r in rows] == ["AC_K2_MFI"]
+
+
+def test_sp_phys_alias_like_the_real_service(tmp_path):
+    with serve_cdaweb(tmp_path / "s", days=1, real_files=False, sp_phys_alias=True) as s:
+        answer = get_json(s.rest_url + "/datasets/XS_TEST_DOY/orig_data/20200101T000000Z,20200102T000000Z")
+        (f,) = answer["FileDescription"]
+        assert f["Name"] == s.url + "/sp_phys/data/xspace/test/doy/2020/001/xs_test_doy_2020001_v01.cdf"
+        aliased = get(f["Name"], accept="*/*")[2]
+        assert aliased == get(s.url + "/pub/data/xspace/test/doy/2020/001/xs_test_doy_2020001_v01.cdf", accept="*/*")[2]
+        assert len(aliased) == f["Length"]
 
 
 def test_rest_answers_revalidate_with_etag_and_last_modified(tmp_path):

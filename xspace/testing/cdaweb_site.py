@@ -886,10 +886,13 @@ def _last_modified(path: Path) -> str:
     return _iso(t)
 
 
-def _file_description(base: str, rec: dict) -> dict:
+def _file_description(base: str, rec: dict, prefix: str = "/pub/data") -> dict:
     local = Path(rec["local"])
+    path = rec["path"]
+    if prefix != "/pub/data" and path.startswith("/pub/data/"):
+        path = prefix + path[len("/pub/data"):]
     return {
-        "Name": f"{base}{rec['path']}",
+        "Name": f"{base}{path}",
         "MimeType": "application/x-cdf",
         "StartTime": rec["start"],
         "EndTime": rec["stop"],
@@ -898,9 +901,18 @@ def _file_description(base: str, rec: dict) -> dict:
     }
 
 
-def _xml_text(tag: str, rows: list[dict], item: str) -> str:
+_XML_ROOTS = {
+    "DatasetDescription": "Datasets", "VariableDescription": "Variables", "FileDescription": "DataResult",
+    "InventoryDescription": "Inventory", "ObservatoryGroupDescription": "ObservatoryGroups",
+    "ObservatoryDescription": "Observatories", "InstrumentDescription": "Instruments",
+    "InstrumentTypeDescription": "InstrumentTypes",
+    "ObservatoryGroupInstrumentDescription": "ObservatoryGroupInstruments",
+}
+
+
+def _xml_text(item: str, rows: list[dict]) -> str:
     ns = "http://cdaweb.gsfc.nasa.gov/schema"
-    top = ET.Element(tag, {"xmlns": ns})
+    top = ET.Element(_XML_ROOTS.get(item, item + "s"), {"xmlns": ns})
 
     def add(parent, key, value):
         if isinstance(value, list):
@@ -918,7 +930,7 @@ def _xml_text(tag: str, rows: list[dict], item: str) -> str:
     return ET.tostring(top, encoding="unicode", xml_declaration=True)
 
 
-def cdaweb_rest_handler(archive_info: dict) -> Callable:
+def cdaweb_rest_handler(archive_info: dict, *, names_prefix: str = "/pub/data") -> Callable:
     """A handler answering CDAS REST requests, to mount at ``/WS/cdasr/1/dataviews/sp_phys``.
 
     Endpoints (paths relative to the mount point; JSON when the request says
@@ -955,6 +967,10 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
     archive_info : dict
         What :func:`build_cdaweb_archive` returned (read at each request: :func:`add_version`
         changes are seen at once).
+    names_prefix : str
+        URL path under which ``orig_data`` names the archive files: ``/pub/data`` (default), or
+        ``/sp_phys/data`` like the real service (whose file URLs use that alias of ``/pub/data``;
+        the server must then serve the alias, see :func:`serve_cdaweb`).
 
     Examples
     --------
@@ -984,8 +1000,7 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
         if _wants_json(req):
             answer = reply_json({key: rows})
         else:
-            answer = Reply(status=200, body=_xml_text(key + "s" if not key.endswith("s") else key, rows, item),
-                           content_type="application/xml")
+            answer = Reply(status=200, body=_xml_text(item, rows), content_type="application/xml")
         return _conditional(req, answer, last_modified)
 
     def dataset_entry(dataset_id: str) -> dict:
@@ -1094,7 +1109,8 @@ def cdaweb_rest_handler(archive_info: dict) -> Callable:
             raise _RestError(404, "No data available.", f"No files of {entry['id']} between {_iso(t0)} and {_iso(t1)}")
         base = _server_base(req)
         newest = max(Path(r["local"]).stat().st_mtime for r in recs)
-        return reply(req, "FileDescription", "FileDescription", [_file_description(base, r) for r in recs], newest)
+        rows = [_file_description(base, r, names_prefix) for r in recs]
+        return reply(req, "FileDescription", "FileDescription", rows, newest)
 
     def inventory(req, entry, text=None):
         with _INFO_LOCK:
@@ -1335,13 +1351,17 @@ def expected_values(info: dict, dataset: str, start, stop, variable: str = "ramp
 
 
 # ----------------------------------------------------------------------------- the server
-def serve_cdaweb(root=None, **build_kwargs):
+def serve_cdaweb(root=None, *, sp_phys_alias: bool = False, **build_kwargs):
     """Build an archive and start a local server publishing it with the CDAS REST services.
 
     Parameters
     ----------
     root : path-like, optional
-        Archive folder; a temporary folder (removed by ``stop()``) when omitted.
+        Archive folder; a temporary folder (removed by ``close()``) when omitted.
+    sp_phys_alias : bool
+        Like the real CDAWeb, also serve ``/pub/data`` as ``/sp_phys/data`` and name the files
+        of ``orig_data`` answers with that alias (``https://cdaweb.gsfc.nasa.gov/sp_phys/data/...``):
+        a client then sees two URLs for one file (default False: ``/pub/data`` everywhere).
     **build_kwargs
         Passed to :func:`build_cdaweb_archive` (``start``, ``days``, ``real_files``, ``shared_data``).
 
@@ -1370,7 +1390,10 @@ def serve_cdaweb(root=None, **build_kwargs):
         info = build_cdaweb_archive(root, **build_kwargs)
         site = _site_class()(root)
         site._setup(info, owned)
-        site.mount(REST_PREFIX, cdaweb_rest_handler(info))
+        prefix = "/sp_phys/data" if sp_phys_alias else "/pub/data"
+        site.mount(REST_PREFIX, cdaweb_rest_handler(info, names_prefix=prefix))
+        if sp_phys_alias:
+            site.mount("/sp_phys/data", Path(root) / "pub" / "data")
         site.start()
         write_all_xml(root, info, site.url)
     except BaseException:
