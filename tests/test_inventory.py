@@ -376,11 +376,35 @@ def test_root_providers_lazy(monkeypatch, xml_bytes):
     assert [n.path for n in root.search("imf", provider="amda", kind="parameter")] == ["amda/imf", "amda/imf_mag"]
     with pytest.raises(ProductNotFound, match="unknown provider"):
         root.search("x", provider="cdaweb")
-    # refresh reloads what was loaded
+    # refresh reloads what was loaded, telling providers to revalidate
+    seen = []
+    original = sys.modules[inv_mod.PROVIDERS["amda"]].inventory
+    sys.modules[inv_mod.PROVIDERS["amda"]].inventory = lambda: (seen.append(inv_mod.refresh_requested()),
+                                                                original())[1]
     root.refresh()
+    assert seen == [True] and not inv_mod.refresh_requested()
     assert calls == [1, 1] and root.amda.ACE.name == "ACE"
     root.refresh("amda")
     assert calls == [1, 1, 1]
+
+
+def test_root_provider_loaded_once_across_threads(monkeypatch):
+    calls = []
+
+    def inventory():
+        calls.append(1)
+        time.sleep(0.2)
+        return amda_tree_to_node(SMALL_XML)
+
+    monkeypatch.setattr(inv_mod, "PROVIDERS", {"amda": _fake_provider(monkeypatch, "amda3", inventory)})
+    root = Inventory()
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(root.amda.ACE.MFI.path)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [1] and out == ["amda/ACE_mag"] * 6
 
 
 def test_virtual_products():

@@ -73,6 +73,7 @@ __all__ = [
     "sanitize",
     "cached_tree",
     "inventory_file",
+    "refresh_requested",
     "wait_for_refresh",
     "amda_tree_to_node",
 ]
@@ -96,7 +97,7 @@ _NON_IDENT = re.compile(r"[^0-9A-Za-z_]")
 # attribute names __getattr__ never resolves to children: Python and IPython probe them (copy, pickle,
 # display), and resolving them would load a provider's catalog just to print something
 _INTERNAL = frozenset({"_kids", "_loader", "_lock", "_followers", "_index", "_hay", "_virtual_lock",
-                       "_providers", "_snapshot"})
+                       "_providers", "_snapshot", "_root_lock"})
 _PLURALS = {"mission": "missions", "instrument": "instruments", "group": "groups", "dataset": "datasets",
             "parameter": "parameters", "provider": "providers"}
 
@@ -638,20 +639,20 @@ class Node:
         return f"{len(kids.nodes)} {what}: {shown}"
 
     def __repr__(self) -> str:
+        ch = self._children_line()  # first: loading a provider adopts its metadata
         head = f"<{self.kind} {self.name!r}" + (f" path={self.path!r}>" if self.path else ">")
         lines = [head] + ["  " + s for s in self._summary_lines()]
-        ch = self._children_line()
         if ch:
             lines.append("  " + ch)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         e = html.escape
+        ch = self._children_line()
         rows = "".join(
             f"<tr><th style='text-align:left'>{e(k)}</th><td style='text-align:left'>{e(v)}</td></tr>"
             for k, v in (s.split(": ", 1) for s in self._summary_lines())
         )
-        ch = self._children_line()
         title = f"<b>{e(self.kind)}</b> <code>{e(self.name)}</code>"
         if self.path:
             title += f" &mdash; path <code>{e(self.path)}</code>"
@@ -730,16 +731,18 @@ class Inventory(Node):
         self._virtual = Node("virtual", "virtual", "group",
                              {"description": "products registered with xspace.register_product"})
         self._virtual_lock = threading.Lock()
+        self._root_lock = threading.RLock()
         self._snapshot: tuple | None = None
 
     def _children(self) -> _Kids:
         snap = tuple(PROVIDERS.items())
         kids = self._kids
         if kids is None or snap != self._snapshot:
-            nodes = [self._provider(name) for name in PROVIDERS] + [self._virtual]
-            kids = _Kids(nodes, _reserved(type(self)))
-            self._kids, self._snapshot = kids, snap
-            self.__dict__.pop("_index", None)
+            with self._root_lock:
+                nodes = [self._provider(name) for name in PROVIDERS] + [self._virtual]
+                kids = _Kids(nodes, _reserved(type(self)))
+                self._kids, self._snapshot = kids, snap
+                self.__dict__.pop("_index", None)
         return kids
 
     def walk(self, kind: str | None = None, load: bool = False) -> Iterator[Node]:
@@ -751,10 +754,12 @@ class Inventory(Node):
 
     def _provider(self, name: str) -> Node:
         module = PROVIDERS[name]
-        node = self._providers.get(name)
-        if node is None or node.meta.get("module") != module:
-            node = Node(name, name, "provider", {"module": module}, children=lambda: _load_provider(name, module))
-            self._providers[name] = node
+        with self._root_lock:  # one node (hence one catalog load) per provider, whatever the threads
+            node = self._providers.get(name)
+            if node is None or node.meta.get("module") != module:
+                node = Node(name, name, "provider", {"module": module},
+                            children=lambda: _load_provider(name, module))
+                self._providers[name] = node
         return node
 
     def _provider_nodes(self, provider: str | None) -> list[Node]:
@@ -936,6 +941,17 @@ def _forced_refresh():
         yield
     finally:
         _local.force = old
+
+
+def refresh_requested() -> bool:
+    """Whether the current thread runs :meth:`Inventory.refresh` (providers then revalidate with ``ttl=0``).
+
+    Examples
+    --------
+    >>> refresh_requested()
+    False
+    """
+    return bool(getattr(_local, "force", False))
 
 
 def inventory_file(name: str) -> Path:
