@@ -209,10 +209,13 @@ def _forget_superseded(chosen: list[FileEntry], superseded: list[FileEntry]) -> 
             pass
         _remote.forget_ranges(e.url)
         _REFS.pop(e.url, None)
-    by_folder: dict[Path, list[FileEntry]] = {}
+    by_dir: dict[str, list[FileEntry]] = {}
     for e in chosen:
+        by_dir.setdefault(e.url.rsplit("/", 1)[0], []).append(e)
+    by_folder: dict[Path, list[FileEntry]] = {}
+    for es in by_dir.values():
         try:
-            by_folder.setdefault(cache.path_for(e.url).parent, []).append(e)
+            by_folder.setdefault(cache.path_for(es[0].url).parent, []).extend(es)
         except FetchError:
             continue
     for folder, es in by_folder.items():
@@ -665,6 +668,20 @@ def _parallel(func, items, workers: int):
         return list(pool.map(func, items))
 
 
+def _open_all(entries: list[FileEntry], block: int, workers: int):
+    """FileRefs of ``entries`` (memoised, or parsed in parallel: local or over HTTP Range)."""
+    refs: list = [None] * len(entries)
+    remote = []
+    for i, e in enumerate(entries):
+        if e.url in _REFS:
+            refs[i] = _open_one(e, block)
+        else:
+            remote.append(i)
+    for i, ref in zip(remote, _parallel(lambda i: _open_one(entries[i], block), remote, workers)):
+        refs[i] = ref
+    return refs
+
+
 def _show_progress(options, n: int) -> bool:
     p = options.get("progress", OPTIONS.get("progress"))
     if p is not None:
@@ -797,7 +814,7 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
     master = _master(dataset, ttl)
     block = int(options.get("block_size") or _remote.DEFAULT_BLOCK_SIZE)
     workers = int(options.get("max_connections_per_host") or OPTIONS["max_connections_per_host"])
-    refs = _parallel(lambda e: _open_one(e, block), entries, workers)
+    refs = _open_all(entries, block, workers)
     if stop > start and not refs and master is None:
         # nothing listed and no master: the structure must come from somewhere; the REST answer was empty
         log.info("%s: no file in range and no master CDF", product)
@@ -883,10 +900,73 @@ def _variables_of(dataset: str, ttl: float):
     return out
 
 
+def _iso_catalog(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        return ""
+    text = text.replace(" ", "T")
+    return text if text.endswith("Z") else text + "Z"
+
+
+def tree_from_catalog(data: bytes):
+    """The inventory tree (Mission -> Instrument -> Dataset, variables lazy) of an all.xml document.
+
+    Examples
+    --------
+    >>> xml = b'''<sites><datasite><dataset serviceprovider_ID="AC_K2_MFI" timerange_start="1997-09-02 00:00:00"
+    ...   timerange_stop="2024-01-01 00:00:00"><mission_group ID="ACE"/><instrument ID="MAG"/>
+    ...   <description short="ACE 1-hour magnetic field"/></dataset></datasite></sites>'''
+    >>> root = tree_from_catalog(xml)
+    >>> node = root.ACE.MAG.AC_K2_MFI
+    >>> node.path, node.meta["start"], node.loaded
+    ('cdaweb/AC_K2_MFI', '1997-09-02T00:00:00Z', False)
+    """
+    from ..inventory import Node
+
+    cat = parse_catalog(data)
+    tree: dict[str, dict[str, list[DatasetInfo]]] = {}
+    labels: dict[str, str] = {}
+    for info in cat.values():
+        mission = info.mission or "Other"
+        tree.setdefault(mission, {}).setdefault(info.instrument or "Other", []).append(info)
+        if info.mission_label and mission not in labels:
+            labels[mission] = info.mission_label
+    missions = []
+    for mission in sorted(tree):
+        instruments = []
+        for inst in sorted(tree[mission]):
+            datasets = []
+            for info in sorted(tree[mission][inst], key=lambda i: i.id):
+                meta = {"description": info.label, "start": _iso_catalog(info.start),
+                        "stop": _iso_catalog(info.stop)}
+                if info.instrument_type:
+                    meta["instrument_type"] = info.instrument_type
+                if info.pi:
+                    meta["pi"] = info.pi
+                datasets.append(Node(info.id, f"cdaweb/{info.id}", "dataset", meta=meta,
+                                     children=_LazyVariables(info.id)))
+            instruments.append(Node(inst, f"cdaweb/{mission}/{inst}", "instrument", children=datasets))
+        meta = {"description": labels[mission]} if mission in labels else {}
+        missions.append(Node(mission, f"cdaweb/{mission}", "mission", meta=meta, children=instruments))
+    return Node("cdaweb", "cdaweb", "provider", meta={"description": "NASA CDAWeb (SPDF)"}, children=missions)
+
+
+class _LazyVariables:
+    """Loader of a dataset node's variables (REST ``variables``, else the master CDF)."""
+
+    def __init__(self, dataset: str):
+        self.dataset = dataset
+
+    def __call__(self, node=None):
+        return _variables_of(self.dataset, float(OPTIONS["cache_ttl"]))
+
+
 def inventory():
     """The CDAWeb inventory: Mission -> Instrument -> Dataset -> variables (variables loaded on access).
 
-    Built from the catalog all.xml (option ``cdaweb_catalog_url``; cached, revalidated after the TTL).
+    Built from the catalog all.xml (option ``cdaweb_catalog_url``, else beside ``cdaweb_url``), persisted
+    by :func:`xspace.fetch.inventory.cached_tree` (no request and no parsing within the TTL, background
+    revalidation after it).
 
     Examples
     --------
@@ -895,34 +975,11 @@ def inventory():
     >>> with tempfile.TemporaryDirectory() as tmp, serve_cdaweb(days=1) as srv, \\
     ...         xspace.set_options(cdaweb_url=srv.url, cache_dir=tmp):
     ...     root = inventory()
-    ...     "AC_K2_MFI" in [d.name for m in root for i in m for d in i]
-    True
+    ...     [v.name for v in root.ACE.MAG.AC_K2_MFI][:2]
+    ['Magnitude', 'BGSEc']
     """
-    from ..inventory import Node
+    from ..inventory import cached_tree
 
     ttl = float(OPTIONS["cache_ttl"])
-
-    def missions():
-        cat = catalog(ttl)
-        tree: dict[str, dict[str, list[DatasetInfo]]] = {}
-        for info in cat.values():
-            tree.setdefault(info.mission or "Other", {}).setdefault(info.instrument or "Other", []).append(info)
-        out = []
-        for mission in sorted(tree):
-            inst_nodes = []
-            for inst in sorted(tree[mission]):
-                ds_nodes = []
-                for info in sorted(tree[mission][inst], key=lambda i: i.id):
-                    meta = {"description": info.label, "start": info.start, "stop": info.stop}
-                    if info.instrument_type:
-                        meta["instrument_type"] = info.instrument_type
-                    if info.pi:
-                        meta["pi"] = info.pi
-                    ds_nodes.append(Node(info.id, f"cdaweb/{info.id}", "dataset", meta=meta,
-                                         children=(lambda ident=info.id: _variables_of(ident, ttl))))
-                inst_nodes.append(Node(inst, f"cdaweb/{mission}/{inst}", "instrument", children=ds_nodes))
-            out.append(Node(mission, f"cdaweb/{mission}", "mission", children=inst_nodes))
-        return out
-
-    return Node("cdaweb", "cdaweb", "provider", meta={"description": "NASA CDAWeb (SPDF)", "url": _base()},
-                children=missions)
+    return cached_tree("cdaweb", _catalog_url(), tree_from_catalog, ttl=ttl, kind="xml", version=1,
+                       lazy=lambda node: _variables_of(node.name, float(OPTIONS["cache_ttl"])))
