@@ -447,3 +447,78 @@ def test_hapiclient_reads_the_same_values(tmp_path, version, fmt):
                     else:
                         assert mine.tolist() == [str(v) for v in theirs.tolist()], f"{dataset} {name}"
                 assert len(data) > 0
+
+
+# ------------------------------------------------------------------------------------ protocol details
+def test_stand_in_parameter_names_by_version():
+    import requests
+
+    with LocalServer() as srv:
+        v2 = HapiSite("2.1").mount(srv, "/v2/hapi")
+        v3 = HapiSite("3.1").mount(srv, "/v3/hapi")
+        new = {"dataset": "gen/scalar", "start": "2021-001Z", "stop": "2021-001T00:02Z"}
+        old = {"id": "gen/scalar", "time.min": "2021-001Z", "time.max": "2021-001T00:02Z"}
+        r = requests.get(v2 + "/data", params=new)
+        assert r.status_code == 400 and r.json()["status"]["code"] == 1401
+        for url, q in ((v2, old), (v3, old), (v3, new)):
+            r = requests.get(url + "/data", params=q)
+            assert r.status_code == 200  # 2021-01-01 is minute 26824320 since 1970
+            assert r.text == "2021-01-01T00:00:00.000Z,26824320.0\n2021-01-01T00:01:00.000Z,26824321.0\n"
+        r = requests.get(v3 + "/data", params=dict(new, parameters="nope"))
+        assert r.status_code == 404 and r.json()["status"]["code"] == 1407
+        r = requests.get(v3 + "/info", params={"dataset": "nope"})
+        assert r.status_code == 404 and r.json()["status"]["code"] == 1406
+        r = requests.get(v3 + "/data", params=dict(new, stop="2020-01-01Z"))
+        assert r.json()["status"]["code"] == 1404
+        r = requests.get(v3 + "/data", params=dict(new, format="json"))
+        assert r.json()["status"]["code"] == 1409
+        r = requests.get(v3 + "/data", params=dict(new, start="1990-01-01Z", stop="1990-01-02Z", include="header"))
+        header, offset = hapi.parse_header(r.content)
+        assert r.status_code == 200 and header["status"]["code"] == 1201 and offset == len(r.content)
+        r = requests.get(v3 + "/data", params=dict(new, parameters="spec_centers", dataset="gen/varbins"))
+        assert r.text.count("\n") == 2 and r.text.split("\n")[0].count(",") == 3
+
+
+def test_json_error_with_status_200_and_http_reason(tmp_path):
+    site = HapiSite("3.1")
+
+    def handler(req):
+        if req.subpath == "/data":  # a server that answers errors with HTTP 200 and a JSON status
+            return Reply.json({"HAPI": "3.1", "status": {"code": 1500, "message": "Internal server error - disk"}})
+        return site.handler(req)
+
+    with LocalServer() as srv, xspace.set_options(cache_dir=tmp_path):
+        srv.mount("/hapi", handler)
+        with xspace.set_options(hapi_servers={"x": srv.url + "/hapi"}):
+            with pytest.raises(hapi.HAPIError, match="disk") as err:
+                hapi.get(["x", "gen", "scalar", "value"], T("2021-01-01"), T("2021-01-01T01:00"))
+            assert err.value.code == 1500
+
+
+def test_parsing_is_vectorised_and_fast():
+    import time
+
+    from xspace.testing.hapi_site import _csv_rows, _iso_ms
+
+    n = 200_000
+    times = np.datetime64("2020-01-01", "ns") + np.arange(n) * np.timedelta64(1, "s")
+    params = [{"name": "Time", "type": "isotime", "length": 24},
+              {"name": "B", "type": "double", "size": [3], "fill": "-1e31"},
+              {"name": "q", "type": "integer", "fill": None}]
+    rec = np.zeros(n, hapi._record_dtype(params, "binary"))
+    rec["f0"] = _iso_ms(times)
+    rec["f1"] = np.random.default_rng(0).normal(size=(n, 3))
+    rec["f2"] = np.arange(n) % 7
+    text = _csv_rows(params, rec["f0"], [rec["f1"], rec["f2"]]).encode()
+    hapi.parse_data(rec[:10].tobytes(), {"parameters": params}, format="binary")  # warm-up
+    t = time.perf_counter()
+    b = hapi.parse_data(rec.tobytes(), {"parameters": params}, format="binary")
+    t_binary = time.perf_counter() - t
+    t = time.perf_counter()
+    c = hapi.parse_data(text, {"parameters": params}, format="csv")
+    t_csv = time.perf_counter() - t
+    np.testing.assert_array_equal(b.time.values, times)
+    np.testing.assert_array_equal(b.B.values, rec["f1"])
+    np.testing.assert_array_equal(c.B.values, rec["f1"])  # repr() round trip: CSV is exact too
+    np.testing.assert_array_equal(c.q.values, np.arange(n) % 7)
+    assert t_binary < 1.0 and t_csv < 3.0, (t_binary, t_csv)
