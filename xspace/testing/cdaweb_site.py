@@ -36,7 +36,30 @@ Values of the generated datasets (``t`` the record times):
 =================== ============================================================================
 
 A file added by :func:`add_version` holds ``ramp_value(t) + version_offset(version)``; every file
-record in ``info`` has its ``offset`` (0 for the base files of the first four datasets).
+record in ``info`` has its ``offset`` (0 for the base files of the first four datasets), and
+:func:`expected_values` computes what a correct reader returns for any ``[start, stop)``.
+
+Real files (when found in ``../shared/data/cdf``, else those the package ships in ``xspace/data``):
+
+============================== ===============================================================================
+``AC_K2_MFI``                  ``/pub/data/ace/mag/level_2_cdaweb/mfi_k2/2022/ac_k2_mfi_20220101_v03.cdf``
+``AC_H2_SIS``                  ``/pub/data/ace/sis/level_2_cdaweb/sis_h2/2010/ac_h2_sis_20101105_v06.cdf``
+``PSP_FLD_L2_MAG_RTN_1MIN``    ``/pub/data/psp/fields/l2/mag_rtn_1min/2020/psp_fld_l2_mag_rtn_1min_20200104_v02.cdf``
+``RBSPA_REL04_ECT-HOPE-PA-L3`` ``/pub/data/rbsp/rbspa/l3/ect/hope/pitchangle/rel04/2012/rbspa_rel04_ect-hope-PA-L3_20121201_v0.0.0.cdf``
+``GE_K0_CPI``                  ``/pub/data/geotail/cpi/cpi_k0/1992/ge_k0_cpi_19921231_v02.cdf``
+``DE2_ION2S_RPA``              ``/pub/data/de/de2/plasma_rpa/ion2s_cdaweb/1983/de2_ion2s_rpa_19830213_v01.cdf``
+============================== ===============================================================================
+
+Masters ``/pub/software/cdawlib/0MASTERS/<id lower case>_00000000_v01.cdf``: the real ones of
+``GE_H0_CPI``, ``ERG_PWE_HFA_L3_1MIN`` and ``ELA_L1_STATE_PRED`` (catalogued datasets without data
+files here), generated ones for the ``XS_TEST_*`` datasets and zero-record copies of the real
+files above.
+
+The REST stand-in (mounted at ``/WS/cdasr/1/dataviews/sp_phys``) answers ``datasets``,
+``datasets/{id}/variables``, ``datasets/{id}/orig_data/{start},{stop}``,
+``datasets/{id}/inventory/{start},{stop}``, ``datasets/{id}/data/{start},{stop}/{variables}?format=cdf``,
+``observatoryGroups``, ``observatories``, ``instruments``, ``instrumentTypes`` and
+``observatoryGroupsAndInstruments`` (see :func:`cdaweb_rest_handler`).
 """
 
 from __future__ import annotations
@@ -476,7 +499,6 @@ def _make_master_from(path: Path, out: Path) -> bool:
         with open_cdf(path, include_ignore_data=True) as ds:
             ds = ds.load()
         dims = {d: slice(0, 0) for d in ds.dims if d in ds.coords and ds[d].dtype.kind == "M"}
-        # record-varying variables of other dimensions keep nothing either
         empty = ds.isel(dims)
         out.parent.mkdir(parents=True, exist_ok=True)
         from ..io.write import to_cdf
@@ -846,6 +868,7 @@ def add_version(root, info: dict, dataset: str, day, version: str) -> dict:
         entry["files"] = [f for f in entry["files"] if f["path"] != rec["path"]] + [rec]
         entry["files"].sort(key=lambda f: (f["start"] or "", version_key(f["version"])))
         _mark_newest(entry["files"])
+        entry["start"], entry["stop"] = _time_range([f for f in entry["files"] if f["newest"]])
     return rec
 
 
