@@ -28,6 +28,18 @@ A cached piece needs no request at all (not even a token). Results are loaded (n
 
 Examples
 --------
+Against the local stand-in (``xspace.testing.others_site``), which answers "in progress" once:
+
+>>> import tempfile, xspace
+>>> from xspace.testing.others_site import serve_others, amda_value
+>>> with tempfile.TemporaryDirectory() as tmp, serve_others(amda_polls=1) as site, \\
+...         xspace.set_options(cache_dir=tmp, **site.options()):
+...     b = xspace.get_data("amda/imf", "2020-01-01T00:00", "2020-01-01T00:01")
+...     b.shape, bool(b.values[0, 0] == amda_value(b.Epoch.values[0], 0)), site.count("getStatus.php")
+((4, 3), True, 2)
+
+Parsing an ASCII answer:
+
 >>> text = '''# PARAMETER_ID : imf
 ... # PARAMETER_UNITS : nT
 ... # PARAMETER_COMPONENTS : bx,by,bz
@@ -36,7 +48,7 @@ Examples
 ... 2020-01-01T00:00:16.000 1.0 -2.5 3.0
 ... '''
 >>> da = parse_ascii(text.encode(), "imf")
->>> da.dims, da.attrs["UNITS"], da.values[0].tolist(), list(da.component.values)
+>>> da.dims, da.attrs["UNITS"], da.values[0].tolist(), da.component.values.tolist()
 (('Epoch', 'component'), 'nT', [1.5, -2.0, 3.25], ['bx', 'by', 'bz'])
 """
 

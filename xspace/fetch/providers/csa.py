@@ -24,6 +24,18 @@ later requests open the extracted CDFs without any request. Pieces that ended mo
 
 Examples
 --------
+Against the local stand-in (``xspace.testing.others_site``):
+
+>>> import tempfile, xspace
+>>> from xspace.testing.others_site import serve_others
+>>> with tempfile.TemporaryDirectory() as tmp, serve_others() as site, \\
+...         xspace.set_options(cache_dir=tmp, **site.options()):
+...     mag = xspace.get_data("csa/C1_CP_FGM_SPIN/B_mag__C1_CP_FGM_SPIN", "2005-01-01", "2005-01-01T00:00:12")
+...     mag.values.tolist()
+[39463200.0, 39463201.0, 39463202.0]
+
+Parsing a TAP answer:
+
 >>> answer = b'{"metadata": [{"name": "dataset_id"}, {"name": "title"}], "data": [["C1_CP_FGM_SPIN", "FGM"]]}'
 >>> parse_tap_json(answer)
 [{'dataset_id': 'C1_CP_FGM_SPIN', 'title': 'FGM'}]
@@ -253,8 +265,8 @@ def extract_cdfs(archive: bytes, folder: str | os.PathLike) -> list[Path]:
     >>> try:
     ...     extract_cdfs(buf.getvalue(), tempfile.mkdtemp())
     ... except FetchError as exc:
-    ...     print(str(exc)[:46])
-    CSA: refusing the archive: unsafe member '../
+    ...     print(exc)
+    CSA: refusing the archive: unsafe member '../../evil.cdf' (absolute path or '..')
     """
     folder = Path(folder)
     try:

@@ -33,10 +33,13 @@ Parsing a ``DataResult`` document (no network):
 
 A request (here against the local stand-in that ``xspace.testing.others_site`` provides):
 
->>> import xspace
+>>> import tempfile, xspace
 >>> from xspace.testing.others_site import serve_others
->>> with serve_others() as site:  # doctest: +SKIP
-...     xspace.get_data("sscweb/ace", "2020-01-01", "2020-01-01T01:00")
+>>> with tempfile.TemporaryDirectory() as tmp, serve_others() as site, \\
+...         xspace.set_options(cache_dir=tmp, **site.options()):
+...     pos = xspace.get_data("sscweb/ace", "2020-01-01", "2020-01-01T01:00", coordinate_system="gsm")
+...     pos.shape, pos.attrs["UNITS"], pos.attrs["coordinate_system"]
+((5, 3), 'km', 'GSM')
 """
 
 from __future__ import annotations
