@@ -304,7 +304,6 @@ def test_walk_and_find_load_along_the_path():
     assert root["c/AC_H0_MFI/BGSEc"].meta["units"] == "nT" and loads == ["ds"]
     assert root["AC_H0_MFI/BGSEc"] is ds.BGSEc  # relative to the provider
     assert [n.path for n in root.walk(kind="parameter")] == ["c/AC_H0_MFI/BGSEc"]
-    assert root.find("c/nothing/here") if False else True
     with pytest.raises(ProductNotFound):
         root.find("c/nothing/here")
 

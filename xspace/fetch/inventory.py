@@ -59,7 +59,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from ..errors import FetchError, InputError, OfflineError, ProductNotFound
+from ..errors import FetchError, InputError, ProductNotFound
 from ..options import get_options
 
 __all__ = [
@@ -365,7 +365,7 @@ class Node:
         return node
 
     def _label(self) -> str:
-        return f"{self.kind} {self.path or self.name!r}" if not self.path else f"{self.kind} {self.path!r}"
+        return f"{self.kind} {(self.path or self.name)!r}"
 
     def _child(self, key: str) -> "Node | None":
         return self._children().lookup(key)
@@ -513,8 +513,8 @@ class Node:
         """Nodes below this one whose name, description or path contain every word of ``query``.
 
         Case-insensitive; each word must match at the start of a word (``"mag"`` finds ``"magnetic"``
-        and ``"ace_mag"``, ``"ace"`` does not find ``"spacecraft"``). Ranked: exact name/identifier matches first, then nodes whose name holds every
-        word, then by kind (missions before datasets before parameters) and path. Only loaded nodes are
+        and ``"ace_mag"``, ``"ace"`` does not find ``"spacecraft"``). Ranked: exact name/identifier
+        matches first, then nodes whose name holds every word, then by kind (missions before datasets before parameters) and path. Only loaded nodes are
         searched (this node's own children are loaded first).
 
         Parameters
@@ -1129,7 +1129,7 @@ def cached_tree(
             return tree
         if force:
             try:
-                _revalidate(name, url, parse, tree, rec, file, headers, params, kind, version, fetch)  # type: ignore[arg-type]
+                _revalidate(name, url, parse, tree, rec, file, headers, params, kind, version, fetch)
             except (FetchError, OSError) as exc:
                 logger.warning("inventory: cannot revalidate %s (%s); keeping the persisted tree", url, exc)
             return tree
