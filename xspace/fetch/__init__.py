@@ -266,8 +266,12 @@ def _get_virtual(vp: VirtualProduct, start, stop, load: bool):
             from ..io.netcdf import open_netcdf
 
             out = open_netcdf(target, chunks={})
-            if isinstance(out, xr.Dataset) and out.attrs.get("xspace_virtual_dataarray"):
-                out = out[out.attrs["xspace_virtual_dataarray"]]
+            bools = [b for b in out.attrs.pop("xspace_virtual_bool", "").split(",") if b]
+            for b in bools:
+                out[b] = out[b].astype(bool)
+            name = out.attrs.pop("xspace_virtual_dataarray", None)
+            if name:
+                out = out[name]
             return out.load() if load else out
     if vp.inputs:
         args = [get_data(i, start, stop) for i in vp.inputs]
@@ -287,8 +291,14 @@ def _get_virtual(vp: VirtualProduct, start, stop, load: bool):
 
         target.parent.mkdir(parents=True, exist_ok=True)
         ds = result.to_dataset() if isinstance(result, xr.DataArray) else result
+        ds = ds.copy()
         if isinstance(result, xr.DataArray):
             ds.attrs["xspace_virtual_dataarray"] = str(result.name)
+        bools = [str(k) for k, v in ds.data_vars.items() if v.dtype == bool]
+        for b in bools:  # netCDF has no bool: stored as int8, restored on reading
+            ds[b] = ds[b].astype("i1")
+        if bools:
+            ds.attrs["xspace_virtual_bool"] = ",".join(bools)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         to_netcdf(ds.load(), tmp)
         os.replace(tmp, target)
