@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from pathlib import Path
 from typing import Callable
 
@@ -355,7 +354,8 @@ class HapiSite:
     def _dataset(self, q: dict) -> _Dataset:
         did = q.get("dataset")
         if not did:
-            raise _Fail(1400, "Bad request - user input error: no dataset" + (" (dataset=...)" if self.v3 else " (id=...)"))
+            raise _Fail(1400, "Bad request - user input error: no dataset"
+                        + (" (dataset=...)" if self.v3 else " (id=...)"))
         if did not in self.datasets:
             raise _Fail(1406)
         return self.datasets[did]

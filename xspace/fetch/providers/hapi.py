@@ -77,9 +77,7 @@ import csv
 import difflib
 import io
 import json
-import os
 import re
-import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -798,7 +796,8 @@ def to_dataset(records: np.ndarray, params: list[dict], header: dict | None = No
     --------
     >>> params = [{"name": "Time", "type": "isotime", "length": 24},
     ...           {"name": "flux", "type": "double", "size": [2], "units": "1/s", "fill": "-1",
-    ...            "bins": [{"name": "energy", "units": "keV", "centers": [1.0, 2.0], "ranges": [[0.5, 1.5], [1.5, 2.5]]}]}]
+    ...            "bins": [{"name": "energy", "units": "keV", "centers": [1.0, 2.0],
+    ...                      "ranges": [[0.5, 1.5], [1.5, 2.5]]}]}]
     >>> recs, params, _ = read_records(b"2020-01-01T00:00:00.000Z,5,-1\\n", params)
     >>> ds = to_dataset(recs, params)
     >>> ds.flux.dims, ds.energy.values.tolist(), ds.flux.values.tolist(), ds.flux.attrs["DEPEND_1"]
@@ -850,7 +849,8 @@ def to_dataset(records: np.ndarray, params: list[dict], header: dict | None = No
             if isinstance(ranges, list) and ranges and f"{dim}_ranges" not in coords:
                 vals = np.array([[np.nan, np.nan] if r is None else r for r in ranges], dtype=np.float64)
                 if vals.shape == (n, 2):
-                    coords[f"{dim}_ranges"] = xr.Variable((dim, "bounds"), vals, dict(battrs, CATDESC=f"{base} bin ranges"))
+                    coords[f"{dim}_ranges"] = xr.Variable((dim, "bounds"), vals,
+                                                          dict(battrs, CATDESC=f"{base} bin ranges"))
             if isinstance(centers, str) and centers in by_name:
                 role.setdefault(centers, ("centers", dim))
                 dep[f"DEPEND_{j + 1}"] = centers
@@ -1016,7 +1016,6 @@ class _Request:
         self.base, self.dataset, self.names, self.meta, self.fmt, self.v3 = base, dataset, names, meta, fmt, v3
         params = meta["parameters"]
         self.params = params if names is None else [params[0]] + [p for p in params[1:] if p["name"] in names]
-        self.lock = threading.Lock()
 
     def query(self, t0, t1) -> dict:
         q = {"dataset" if self.v3 else "id": self.dataset}
