@@ -140,7 +140,10 @@ def test_masters_are_zero_record_istp_files(site):
         ds = xspace.open_cdf(site.archive_root / master.lstrip("/"), include_ignore_data=True)
         assert all(ds.sizes[d] == 0 for d in ds.dims if d in ds.coords and ds[d].dtype.kind == "M")
     m = xspace.open_cdf(site.archive_root / site.info["datasets"]["XS_TEST_1MIN"]["master"].lstrip("/"))
-    assert set(m.data_vars) >= {"ramp", "vec", "ramp_gappy"}
+    assert set(m.data_vars) >= {"ramp", "vec", "ramp_gappy", "ramp_alt"}
+    assert (m["ramp_alt"].attrs["VIRTUAL"], m["ramp_alt"].attrs["FUNCT"]) == ("TRUE", "alternate_view")
+    data_file = xspace.open_cdf(site.info["datasets"]["XS_TEST_1MIN"]["files"][0]["local"])
+    assert "ramp_alt" not in data_file.variables
     assert m["ramp"].attrs["CATDESC"].startswith("Minutes since 2000-01-01")
 
 
@@ -246,7 +249,7 @@ def test_datasets_variables_inventory(site):
     answer = get_json(site.rest_url + "/datasets?idPattern=^XS_TEST_D")
     assert sorted(d["Id"] for d in answer["DatasetDescription"]) == ["XS_TEST_DOTVERS", "XS_TEST_DOY"]
     answer = get_json(site.rest_url + "/datasets/XS_TEST_1MIN/variables")
-    assert [v["Name"] for v in answer["VariableDescription"]] == ["ramp", "vec", "ramp_gappy"]
+    assert [v["Name"] for v in answer["VariableDescription"]] == ["ramp", "vec", "ramp_gappy", "ramp_alt"]
     answer = get_json(site.rest_url + "/datasets/AC_K2_MFI/variables")
     assert "BGSEc" in [v["Name"] for v in answer["VariableDescription"]]
     answer = get_json(site.rest_url + "/datasets/XS_TEST_1MIN/inventory/20200101T000000Z,20200110T000000Z")
@@ -336,7 +339,8 @@ def test_data_endpoint_returns_exactly_the_requested_records(site):
 
 @pytest.mark.parametrize("dataset,variable", [("XS_TEST_1MIN", "ramp"), ("XS_TEST_1MIN", "vec"),
                                               ("XS_TEST_1MIN", "ramp_gappy"), ("XS_TEST_VERS", "ramp"),
-                                              ("XS_TEST_DOTVERS", "ramp"), ("XS_TEST_HOURLY", "ramp")])
+                                              ("XS_TEST_DOTVERS", "ramp"), ("XS_TEST_HOURLY", "ramp"),
+                                              ("XS_TEST_1MIN", "ramp_alt")])
 def test_expected_values_match_the_data_endpoint(site, dataset, variable):
     start, stop = "2020-01-01T22:00:00", "2020-01-02T02:00:00"
     t, v = expected_values(site.info, dataset, start, stop, variable)

@@ -26,7 +26,9 @@ Values of the generated datasets (``t`` the record times):
 ``XS_TEST_1MIN``    TT2000, every minute, one file per day; ``ramp = ramp_value(t)``,
                     ``vec = [ramp, -ramp, 2 ramp]``, ``ramp_gappy = ramp`` except fill (NaN after
                     decoding) at minute 30 of every hour; the first day's file also holds the
-                    first record of the second day (when ``days >= 2``)
+                    first record of the second day (when ``days >= 2``); the master also has
+                    ``ramp_alt``, a virtual variable (``VIRTUAL="TRUE"``, ``FUNCT="alternate_view"``,
+                    ``COMPONENT_0="ramp"``) that only the REST ``data`` endpoint returns
 ``XS_TEST_HOURLY``  CDF_EPOCH, hourly, one file per month (``%Y/%m`` folders); ``ramp``
 ``XS_TEST_DOY``     TT2000, every 10 minutes, one file per day in ``%Y/%j`` folders; ``ramp``
 ``XS_TEST_FLAT``    TT2000, every 5 minutes, one file per day, all in one folder; ``ramp``
@@ -208,7 +210,7 @@ _GENERATED: dict[str, dict[str, Any]] = {
     "XS_TEST_1MIN": dict(
         folder="/pub/data/xspace/test/one_min", subdividedby="%Y", filenaming="xs_test_1min_%Y%m%d_%Q.cdf",
         period="day", cadence_s=60, time_type=33, versions=("01",), offsets=False, overlap=True, gappy=True,
-        vector=True, description="xspace test dataset: 1-minute ramp, daily files by year",
+        vector=True, virtual=True, description="xspace test dataset: 1-minute ramp, daily files by year",
     ),
     "XS_TEST_HOURLY": dict(
         folder="/pub/data/xspace/test/hourly", subdividedby="%Y/%m", filenaming="xs_test_hourly_%Y%m01_%Q.cdf",
@@ -325,7 +327,7 @@ def _global_attrs(dataset_id: str, logical_file_id: str, version: str, spec: dic
 
 
 def _generated_dataset(dataset_id: str, spec: dict, times: np.ndarray, offset: float, version: str,
-                       logical_file_id: str) -> xr.Dataset:
+                       logical_file_id: str, master: bool = False) -> xr.Dataset:
     ramp = ramp_value(times) + offset
     units = "min"
     common = {"DEPEND_0": "Epoch", "UNITS": units, "FILLVAL": -1e31, "FORMAT": "F14.1"}
@@ -356,6 +358,13 @@ def _generated_dataset(dataset_id: str, spec: dict, times: np.ndarray, offset: f
             **common, "VAR_TYPE": "data", "FIELDNAM": "ramp_gappy", "LABLAXIS": "ramp_gappy",
             "CATDESC": "ramp, with fill values at minute 30 of every hour", "DISPLAY_TYPE": "time_series",
             "VALIDMIN": -1e9, "VALIDMAX": 1e9,
+        })
+    if master and spec.get("virtual"):
+        # computed by the server only (absent from the data files), as CDAWeb's virtual variables
+        data_vars["ramp_alt"] = (("Epoch",), ramp.copy(), {
+            **common, "VAR_TYPE": "data", "FIELDNAM": "ramp_alt", "LABLAXIS": "ramp_alt",
+            "CATDESC": "ramp again, computed by the server (virtual variable)", "DISPLAY_TYPE": "time_series",
+            "VALIDMIN": -1e9, "VALIDMAX": 1e9, "VIRTUAL": "TRUE", "FUNCT": "alternate_view", "COMPONENT_0": "ramp",
         })
     epoch_attrs = {
         "VAR_TYPE": "support_data", "FIELDNAM": "Time", "CATDESC": "Time of the record (UTC)",
@@ -432,8 +441,7 @@ def _generate_file(root: Path, dataset_id: str, spec: dict, period_start: np.dat
 
 def _master_for(dataset_id: str, spec: dict) -> xr.Dataset:
     empty = np.array([], dtype="datetime64[ns]")
-    ds = _generated_dataset(dataset_id, spec, empty, 0.0, "1", f"{dataset_id.lower()}_00000000_v01")
-    return ds
+    return _generated_dataset(dataset_id, spec, empty, 0.0, "1", f"{dataset_id.lower()}_00000000_v01", master=True)
 
 
 def _check_istp(path: Path) -> None:
@@ -459,6 +467,9 @@ def _variables_of(ds: xr.Dataset) -> dict:
             "depend_0": str(attrs.get("DEPEND_0", "")) or None,
             "dims": [str(d) for d in var.dims],
             "dtype": str(var.dtype),
+            "virtual": str(attrs.get("VIRTUAL", "")).strip().upper() == "TRUE",
+            "funct": str(attrs.get("FUNCT", attrs.get("FUNCTION", ""))) or None,
+            "components": [str(attrs[k]) for k in sorted(attrs) if re.fullmatch(r"COMPONENT_\d+", str(k))],
         }
     return out
 
@@ -1166,9 +1177,19 @@ def cdaweb_rest_handler(archive_info: dict, *, names_prefix: str = "/pub/data") 
             if n not in entry["variables"]:
                 raise _RestError(404, f"Unknown variable {n!r} of dataset {entry['id']}",
                                  f"Bad variable name: {n}")
+        virtual = {n: entry["variables"][n] for n in names if entry["variables"][n].get("virtual")}
+        for n, v in virtual.items():
+            if v["funct"] != "alternate_view" or not v["components"]:
+                raise _RestError(400, f"Virtual variable {n!r} ({v['funct']}) is not computed by this stand-in")
+        stored = [n for n in names if n not in virtual] + [v["components"][0] for v in virtual.values()]
         with _INFO_LOCK:
             recs = overlapping(entry, t0, t1)
-        subset = _subset(recs, names, t0, t1)
+        subset = _subset(recs, list(dict.fromkeys(stored)), t0, t1)
+        if subset is not None:
+            for n, v in virtual.items():  # alternate_view: the component's values under the virtual name
+                source = subset[v["components"][0]]
+                attrs = {**source.attrs, "FIELDNAM": n, "CATDESC": v["LongDescription"]}
+                subset[n] = xr.Variable(source.dims, source.values, attrs, dict(source.encoding))
         if subset is None:
             raise _RestError(404, "No data available.", f"No data of {entry['id']} between {_iso(t0)} and {_iso(t1)}")
         n = next(counter)
@@ -1333,7 +1354,9 @@ def expected_values(info: dict, dataset: str, start, stop, variable: str = "ramp
         A generated dataset id.
     start, stop : str or datetime64
         The interval, ``start <= t < stop``.
-    variable : {"ramp", "ramp_gappy", "vec"}
+    variable : {"ramp", "ramp_gappy", "vec", "ramp_alt"}
+        ``ramp_alt`` is ``XS_TEST_1MIN``'s virtual variable (in the master only; the ``data``
+        endpoint computes it as ``alternate_view`` of ``ramp``).
 
     Returns
     -------
@@ -1364,7 +1387,7 @@ def expected_values(info: dict, dataset: str, start, stop, variable: str = "ramp
         if i + 1 < len(recs):
             t = t[t < np.datetime64(recs[i + 1]["start"].rstrip("Z"), "ns")]
         t = t[(t >= t0) & (t < t1)]
-        base = (ramp_gappy_value(t) if variable == "ramp_gappy" else ramp_value(t)) + rec["offset"]
+        base = (ramp_gappy_value(t) if variable == "ramp_gappy" else ramp_value(t)) + rec["offset"]  # ramp, ramp_alt
         values.append(np.stack([base, -base, 2 * base], axis=1) if variable == "vec" else base)
         times.append(t)
     if not times:
