@@ -220,8 +220,10 @@ def _status_error(doc: dict | None, url: str, http_status: int | None = None, te
 def _doc_from_body(body: bytes) -> dict | None:
     text = body.decode("utf-8", "replace").strip()
     if text.startswith("#"):
-        header, _ = parse_header(body)
-        return header
+        try:
+            return parse_header(body.lstrip())[0]
+        except FileFormatError:
+            return None
     try:
         doc = json.loads(text)
     except ValueError:
@@ -263,11 +265,16 @@ def _get_json(base: str, endpoint: str, params: dict | None = None) -> dict:
         doc = json.loads(content)
     except ValueError as exc:
         raise FetchError(f"{url}: expected a HAPI JSON answer, cannot parse it ({exc})") from None
-    code = (doc.get("status") or {}).get("code", 1200) if isinstance(doc, dict) else None
-    if code is None or not 1200 <= int(code) < 1300:
-        if code is not None and int(code) >= 1200:
-            cache.forget(cache.path_for(url, params or None))
-        raise _status_error(doc if isinstance(doc, dict) else None, url)
+    if not isinstance(doc, dict):
+        raise FetchError(f"{url}: expected a HAPI JSON object, got {type(doc).__name__}")
+    status = doc.get("status") if isinstance(doc.get("status"), dict) else {}
+    try:
+        code = int(status.get("code", 1200))
+    except (TypeError, ValueError):
+        code = 1200
+    if not 1200 <= code < 1300:
+        cache.forget(cache.path_for(url, params or None))  # an error answered with HTTP 200: not kept
+        raise _status_error(doc, url)
     return doc
 
 
@@ -559,6 +566,8 @@ def _read_csv(payload: bytes, dtype: np.dtype, what: str) -> np.ndarray:
     text = payload.decode("utf-8", "replace")
     if not text.strip():
         return np.zeros(0, dtype)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
     try:
         return np.loadtxt(io.StringIO(text), dtype=dtype, delimiter=",", quotechar='"', comments=None,
                           ndmin=1, encoding=None)
@@ -598,15 +607,20 @@ def _read_csv(payload: bytes, dtype: np.dtype, what: str) -> np.ndarray:
 
 
 def _sniff_binary(payload: bytes, dtype: np.dtype, ncols: int) -> bool:
+    """Whether an answer of unknown format is binary: CSV is printable text with commas between values."""
     head = payload[:65536].lstrip(b"\r\n")
     if not head:
         return False
     line = head.split(b"\n", 1)[0]
+    if b"\x00" in line:
+        return True  # NUL padding or raw number bytes: not text
     try:
-        text = line.decode("ascii")
+        line.decode("utf-8")
     except UnicodeDecodeError:
         return True
-    if len(next(csv.reader([text]), [])) == ncols or ncols == 1:
+    if ncols > 1 and b"," in line:
+        return False
+    if ncols == 1 and len(line) <= 64:
         return False
     return len(payload) % dtype.itemsize == 0
 
