@@ -370,6 +370,8 @@ def test_add_version_supersedes_a_file(tmp_path):
         # the boundary record repeated by day 1 now comes from day 2's new version
         t, v = expected_values(s.info, "XS_TEST_1MIN", "2020-01-01T23:59", "2020-01-02T00:01")
         np.testing.assert_array_equal(v, ramp_value(t) + [0.0, 2.0])
+        t, v = expected_values(s.info, "XS_TEST_1MIN", "2020-01-01T23:59", "2020-01-02T00:02", keep="first")
+        np.testing.assert_array_equal(v, ramp_value(t) + [0.0, 0.0, 2.0])
         # the old version is still on disk (CDAWeb keeps serving it by name) but no longer listed
         assert get(s.url + "/pub/data/xspace/test/one_min/2020/xs_test_1min_20200102_v01.cdf", accept="*/*")[0] == 200
         add_version(s.archive_root, s.info, "XS_TEST_VERS", "2020-01-01", "11")

@@ -1338,7 +1338,8 @@ def _subset(recs: list[dict], names: list[str], t0: np.datetime64, t1: np.dateti
     return out
 
 
-def expected_values(info: dict, dataset: str, start, stop, variable: str = "ramp") -> tuple[np.ndarray, np.ndarray]:
+def expected_values(info: dict, dataset: str, start, stop, variable: str = "ramp",
+                    keep: str = "next") -> tuple[np.ndarray, np.ndarray]:
     """What a correct reader returns for a generated dataset's ``variable`` over ``[start, stop)``.
 
     Computed from the archive description alone (no file is read): the newest version of each
@@ -1354,6 +1355,10 @@ def expected_values(info: dict, dataset: str, start, stop, variable: str = "ramp
         A generated dataset id.
     start, stop : str or datetime64
         The interval, ``start <= t < stop``.
+    keep : {"next", "first"}
+        Which copy of a record two files hold (the boundary record) counts: the next file's
+        (default, as the REST ``data`` endpoint does) or the first file's. The values differ only
+        when one of the two files was superseded by :func:`add_version`.
     variable : {"ramp", "ramp_gappy", "vec", "ramp_alt"}
         ``ramp_alt`` is ``XS_TEST_1MIN``'s virtual variable (in the master only; the ``data``
         endpoint computes it as ``alternate_view`` of ``ramp``).
@@ -1380,12 +1385,16 @@ def expected_values(info: dict, dataset: str, start, stop, variable: str = "ramp
     t1 = np.datetime64(str(stop).rstrip("Z"), "ns")
     cadence = np.timedelta64(int(entry["cadence_s"]) * 1_000_000_000, "ns")
     recs = sorted((f for f in entry["files"] if f["newest"] and f["start"]), key=lambda f: f["start"])
+    if keep not in ("next", "first"):
+        raise ValueError(f"expected_values: keep must be 'next' or 'first', got {keep!r}")
     times, values = [], []
     for i, rec in enumerate(recs):
         first = np.datetime64(rec["start"].rstrip("Z"), "ns")
         t = first + np.arange(rec["records"], dtype=np.int64) * cadence
-        if i + 1 < len(recs):
+        if keep == "next" and i + 1 < len(recs):
             t = t[t < np.datetime64(recs[i + 1]["start"].rstrip("Z"), "ns")]
+        elif keep == "first" and times and times[-1].size:
+            t = t[t > times[-1][-1]]
         t = t[(t >= t0) & (t < t1)]
         base = (ramp_gappy_value(t) if variable == "ramp_gappy" else ramp_value(t)) + rec["offset"]  # ramp, ramp_alt
         values.append(np.stack([base, -base, 2 * base], axis=1) if variable == "vec" else base)
