@@ -163,3 +163,10 @@ def test_inventory(site):
     assert mag.path == MAG and mag.meta["units"] == "nT"
     assert xspace.get_data(mag, "2005-01-01", "2005-01-01T00:00:08").values.tolist() == [
         csa_value(np.datetime64("2005-01-01T00:00:00")), csa_value(np.datetime64("2005-01-01T00:00:04"))]
+    # read back from disk (no TAP dataset query): the datasets still expand into their parameters
+    queries = site.count("/tap/sync")
+    again = csa.inventory()
+    assert again is not node and site.count("FROM csa.v_dataset") == 1
+    assert [c.name for c in again["C3"]["C3_CP_FGM_SPIN"]] == ["B_vec_xyz_gse__C3_CP_FGM_SPIN",
+                                                                "B_mag__C3_CP_FGM_SPIN"]
+    assert site.count("/tap/sync") == queries + 1  # the C3 parameter query only

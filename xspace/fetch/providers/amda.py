@@ -24,7 +24,7 @@ Requests are split into pieces aligned on a fixed grid whose step depends on the
 (about :data:`TARGET_SAMPLES` samples per piece, between 1 hour and 32 days); each piece is cached under
 ``amda/<parameter>/<format>/`` in the cache folder: pieces that ended more than
 :data:`IMMUTABLE_AFTER_DAYS` days ago are kept for good, recent ones re-requested after ``cache_ttl``.
-A cached piece needs no request at all (not even a token). Results are loaded (not dask-backed).
+A cached piece needs no data request (not even a token). Results are loaded (not dask-backed).
 
 Examples
 --------

@@ -481,7 +481,30 @@ def get(parts, start, stop, *, load: bool = False, **options):
     return result
 
 
+def _parameter_nodes(dataset_id: str) -> list:
+    """Parameter nodes of one dataset (TAP ``csa.v_parameter``), made when the dataset node is expanded."""
+    from ..inventory import Node
+
+    out = []
+    for p in parameters(dataset_id):
+        pid = str(p.get("parameter_id") or "")
+        if not pid:
+            continue
+        meta = {k: v for k, v in p.items()
+                if isinstance(v, (str, int, float)) and k != "parameter_id" and v not in ("", None)}
+        if "caption" in meta and "description" not in meta:
+            meta["description"] = meta["caption"]
+        out.append(Node(pid, f"csa/{dataset_id}/{pid}", "parameter", meta=meta))
+    return out
+
+
+def _lazy_children(node) -> list:
+    parts = node.path.split("/")
+    return _parameter_nodes(parts[1]) if len(parts) == 2 and node.kind == "dataset" else []
+
+
 def _datasets_to_node(content: bytes):
+    """Inventory tree of the TAP dataset list: prefix groups (``C1``, ``C2`` ...) -> datasets (lazy)."""
     from ..inventory import Node
 
     groups: dict[str, list] = {}
@@ -494,24 +517,11 @@ def _datasets_to_node(content: bytes):
             t = _t64(row.get(key))
             if t is not None:
                 meta[out] = str(t.astype("datetime64[s]")) + "Z"
-
-        def kids(ident=ident):
-            out = []
-            for p in parameters(ident):
-                pid = str(p.get("parameter_id") or "")
-                if not pid:
-                    continue
-                pmeta = {k: v for k, v in p.items() if isinstance(v, (str, int, float)) and k != "parameter_id"
-                         and v not in ("", None)}
-                if "caption" in pmeta and "description" not in pmeta:
-                    pmeta["description"] = pmeta["caption"]
-                out.append(Node(pid, f"csa/{ident}/{pid}", "parameter", meta=pmeta))
-            return out
-
         group = ident.split("_", 1)[0] or "other"
-        groups.setdefault(group, []).append(Node(ident, f"csa/{ident}", "dataset", meta=meta, children=kids))
-    children = [Node(g, f"csa/{g}", "mission" if g[:1] in "CD" else "group", children=sorted(v, key=lambda n: n.name))
-                for g, v in sorted(groups.items())]
+        groups.setdefault(group, []).append(
+            Node(ident, f"csa/{ident}", "dataset", meta=meta, children=lambda ident=ident: _parameter_nodes(ident)))
+    children = [Node(g, f"csa/{g}", "mission" if g[:1] in "CD" else "group",
+                     children=sorted(v, key=lambda n: n.name)) for g, v in sorted(groups.items())]
     return Node("csa", "csa", "provider", meta={"description": "ESA Cluster Science Archive"}, children=children)
 
 
@@ -530,4 +540,4 @@ def inventory():
 
     params = {"REQUEST": "doQuery", "LANG": "ADQL", "FORMAT": "json", "QUERY": DATASETS_QUERY}
     return cached_tree(NAME, f"{_base()}/tap/sync", _datasets_to_node, ttl=OPTIONS["cache_ttl"],
-                       params=params, kind="json")
+                       params=params, kind="json", lazy=_lazy_children)
