@@ -187,6 +187,49 @@ def step_magnetosphere(outdir: Path) -> None:
 STEPS.append(step_magnetosphere)
 
 
+def step_fetch(outdir: Path) -> None:
+    """Fetch from a local CDAWeb look-alike serving the bundled real files over HTTP, then from the cache."""
+    import time as _time
+
+    import numpy as np
+
+    import xspace
+    from xspace.testing.cdaweb_site import serve_cdaweb
+
+    print("## Fetching: a local CDAWeb archive over HTTP, then the cache\n")
+    cache = outdir / "cache"
+    with serve_cdaweb(root=outdir / "archive", days=3, real_files=True) as site, \
+            xspace.set_options(cdaweb_url=site.url, cache_dir=cache, progress=False):
+        print(f"archive served at {site.url} (real ACE, PSP and RBSP files at their CDAWeb paths, "
+              "3 days of generated 1-minute files, the CDAS REST services and all.xml)")
+        t0 = _time.perf_counter()
+        b = xspace.get_data("cdaweb/AC_K2_MFI/BGSEc", "2022-01-01", "2022-01-02")
+        cold = _time.perf_counter() - t0
+        print(f"cdaweb/AC_K2_MFI/BGSEc: {b.sizes} lazy={type(b.data).__module__.startswith('dask')} "
+              f"[{b.attrs.get('UNITS')}] in {cold * 1000:.0f} ms (cold)")
+        print("  first hour:", [round(float(x), 3) for x in b.isel({b.dims[0]: 0}).values])
+        n = site.count("")
+        t0 = _time.perf_counter()
+        b2 = xspace.get_data("cdaweb/AC_K2_MFI/BGSEc", "2022-01-01", "2022-01-02").load()
+        warm = _time.perf_counter() - t0
+        assert np.array_equal(b.values, b2.values, equal_nan=True)
+        print(f"  second call from the cache: {warm * 1000:.1f} ms, {site.count('') - n} requests to the server")
+        lazy = xspace.get_data("cdaweb/XS_TEST_1MIN", "2020-01-01T12:00", "2020-01-03T12:00")
+        ramp = lazy["ramp"]
+        print(f"cdaweb/XS_TEST_1MIN over 2 days spanning 3 daily files: {ramp.sizes}, "
+              f"{len(ramp.data.chunks[0])} dask chunks (one per file); files downloaded so far: "
+              f"{sum(1 for r in site.requests('/pub/data/xspace') if 'Range' not in r.headers)}")
+        total = float(ramp.sum())
+        print(f"  sum of ramp = {total:.0f} after compute; files downloaded: "
+              f"{sum(1 for r in site.requests('/pub/data/xspace') if 'Range' not in r.headers)}")
+        root = xspace.fetch.providers.cdaweb.inventory()
+        print("inventory: xspace.inventory.cdaweb ->", ", ".join(dir(root)[:6]), "...")
+        print(f"cache: {xspace.fetch.cache.info()['files']} files in {cache}\n")
+
+
+STEPS.append(step_fetch)
+
+
 def run(outdir: str | None = None) -> int:
     """Run every demo step; files go to ``outdir`` (default: a new temporary folder)."""
     out = Path(outdir) if outdir else Path(tempfile.mkdtemp(prefix="xspace-demo-"))
