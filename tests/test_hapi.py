@@ -521,3 +521,20 @@ def test_parsing_is_vectorised_and_fast():
     np.testing.assert_array_equal(c.B.values, rec["f1"])  # repr() round trip: CSV is exact too
     np.testing.assert_array_equal(c.q.values, np.arange(n) % 7)
     assert t_binary < 1.0 and t_csv < 3.0, (t_binary, t_csv)
+
+
+def test_bin_names_equal_to_parameter_names():
+    # CDAWeb-style: the bins of "flux" are named "energy", and "energy" is also the parameter holding them
+    info = {"parameters": [
+        {"name": "Time", "type": "isotime", "length": 20, "fill": None},
+        {"name": "flux", "type": "double", "size": [2], "fill": "-1e31",
+         "bins": [{"name": "energy", "units": "eV", "centers": "energy"}]},
+        {"name": "energy", "type": "double", "size": [2], "units": "eV", "fill": None},
+        {"name": "counts", "type": "double", "size": [2], "fill": None,
+         "bins": [{"name": "flux", "units": "x", "centers": [1.0, 2.0]}]}]}
+    text = b"2020-01-01T00:00:00Z,1,2,10,20,5,6\n2020-01-01T00:00:01Z,3,-1e31,11,21,7,8\n"
+    ds = hapi.parse_data(text, info)
+    assert ds.flux.dims == ("time", "energy_bin") and ds.energy.dims == ("time", "energy_bin")
+    assert ds.flux.attrs["DEPEND_1"] == "energy" and ds.energy.values.tolist() == [[10, 20], [11, 21]]
+    assert np.isnan(ds.flux.values[1, 1]) and ds.counts.dims == ("time", "flux_bin")
+    assert ds.flux_bin.values.tolist() == [1.0, 2.0]

@@ -848,8 +848,10 @@ def to_dataset(records: np.ndarray, params: list[dict], header: dict | None = No
             base = str(b.get("name") or f"{p['name']}_dim{j + 1}")
             sig = (n, json.dumps(centers), json.dumps(ranges), b.get("units"))
             dim = base
+            if dim in by_name or dim == "time":  # a dimension (and its coordinate) cannot take a variable's name
+                dim = _unique(f"{base}_bin", set(dim_sig) | set(by_name))
             if dim in dim_sig and dim_sig[dim] != sig:
-                dim = _unique(f"{p['name']}_{base}", dim_sig)
+                dim = _unique(f"{p['name']}_{base}", set(dim_sig) | set(by_name))
             dim_sig.setdefault(dim, sig)
             dims.append(dim)
             battrs = {"FIELDNAM": base, "CATDESC": str(b.get("description") or b.get("label") or base),
