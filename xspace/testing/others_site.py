@@ -60,6 +60,7 @@ CSA_PREFIX = "/csa-sl-tap"
 _AMDA_FILES = "/amda-data"
 
 _EPOCH = np.datetime64("2000-01-01T00:00:00", "ns")
+_TREE_INDEX: dict[str, dict] = {}
 _NS = "http://sscweb.gsfc.nasa.gov/schema"
 _SYSTEMS = ["geo", "gm", "gse", "gsm", "sm", "geitod", "geij2000"]
 _SYSTEM_NAMES = {"geo": "Geo", "gm": "Gm", "gse": "Gse", "gsm": "Gsm", "sm": "Sm", "geitod": "GeiTod",
@@ -270,10 +271,13 @@ class OthersSite:
     # -- AMDA ------------------------------------------------------------------------------------
     @property
     def _amda_params(self) -> dict:
-        if self._amda_index is None:  # parsed on first use (1.8 MB)
+        if self._amda_index is None:  # parsed on first use (1.8 MB), once per process
             from xspace.fetch.providers.amda import parameter_index
 
-            self._amda_index = parameter_index((self.data / "cdf" / "cdaweb_obsdatatree.xml").read_bytes())
+            path = self.data / "cdf" / "cdaweb_obsdatatree.xml"
+            if str(path) not in _TREE_INDEX:
+                _TREE_INDEX[str(path)] = parameter_index(path.read_bytes())
+            self._amda_index = _TREE_INDEX[str(path)]
         return self._amda_index
 
     def _amda_answer(self, obj: dict) -> Reply:
