@@ -660,3 +660,38 @@ def test_module_level_virtual_functions():
     finally:
         assert inv_mod.remove_virtual("test_inventory/product")
     assert "product" not in inv_mod.INVENTORY.virtual.test_inventory
+
+
+IPYTHON_SCRIPT = r'''
+import json, sys
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.core.completer import provisionalcompleter
+from xspace.fetch.inventory import amda_tree_to_node
+tree = amda_tree_to_node(sys.stdin.buffer.read())
+shell = InteractiveShell.instance()
+shell.user_ns["tree"] = tree
+out = {}
+for use_jedi in (True, False):
+    shell.Completer.use_jedi = use_jedi
+    for text in ["tree.AC", "tree.ACE.MF", "tree.ACE.MFI.final___prelim._", 'tree.ACE.MFI["fin']:
+        with provisionalcompleter():
+            out[f"{use_jedi} {text}"] = sorted(c.text for c in shell.Completer.completions(text, len(text)))
+print(json.dumps(out))
+'''
+
+
+def test_ipython_tab_completion():
+    """Completion as IPython/Jupyter computes it, with jedi and with IPython's own (limited) evaluation."""
+    pytest.importorskip("IPython")
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(inv_mod.Path(xspace.__file__).parents[1]))
+    run = subprocess.run([sys.executable, "-c", IPYTHON_SCRIPT], input=SMALL_XML, capture_output=True,
+                         env=env, timeout=120)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    out = json.loads(run.stdout.decode().strip().splitlines()[-1])
+    assert out["True tree.AC"] == ["ACE"] and out["True tree.ACE.MF"] == ["MFI"]
+    assert out["False tree.ACE.MF"] == ["tree.ACE.MFI"]
+    for use_jedi in ("True", "False"):
+        assert {c.rsplit(".", 1)[-1] for c in out[f"{use_jedi} tree.ACE.MFI.final___prelim._"]} >= {"_b_"}
+    assert "final / prelim" in out['False tree.ACE.MFI["fin']

@@ -905,6 +905,29 @@ def _load_provider(name: str, module: str) -> Node:
 INVENTORY = Inventory()
 
 
+def _allow_ipython_completion() -> None:
+    """Let IPython's default completer (``evaluation="limited"``) evaluate ``node.child.<TAB>``.
+
+    IPython only follows attribute and item access on chained expressions for types whose
+    ``__getattr__``/``__getitem__`` it knows (it lists pandas' DataFrame the same way); without this,
+    only jedi completes below the first level. Done only when IPython is already imported.
+    """
+    import sys
+
+    guarded = sys.modules.get("IPython.core.guarded_eval")
+    if guarded is None:
+        return
+    try:
+        policy = guarded.EVALUATION_POLICIES["limited"]
+        policy.allowed_getattr_external.add((__name__, "Node"))
+        policy.allowed_getitem_external.add((__name__, "Node"))
+    except (AttributeError, KeyError, TypeError):  # another IPython version: jedi still completes
+        pass
+
+
+_allow_ipython_completion()
+
+
 def add_virtual(path: str, meta: dict[str, Any] | None = None, kind: str = "parameter") -> Node:
     """Show a virtual product in :data:`INVENTORY` (``INVENTORY.virtual...``); see :meth:`Inventory.add_virtual`.
 
