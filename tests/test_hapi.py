@@ -342,6 +342,12 @@ def test_1408_resplit_in_halves(tmp_path):
             # 6 h (360 records) and 3 h are refused; the four 1.5 h pieces (90 records) are served
             assert srv.count("/hapi/data") == 1 + 2 + 4
             assert srv.count("start=2021-01-01T01:30:00.000Z&stop=2021-01-01T03:00:00.000Z") == 1
+            # a server answering 1408 whatever the size: the halving stops (depth-first, bounded)
+            s.max_records = 0
+            srv.reset_counts()
+            with pytest.raises(hapi.HAPIError, match="1408") as err:
+                hapi.get(["x", "gen", "scalar", "value"], T("2022-01-01"), T("2022-01-02"), format="csv")
+            assert err.value.code == 1408 and srv.count("/hapi/data") == 1 + 12
 
 
 def test_no_data_1201_and_empty_range(site):
@@ -538,3 +544,22 @@ def test_bin_names_equal_to_parameter_names():
     assert ds.flux.attrs["DEPEND_1"] == "energy" and ds.energy.values.tolist() == [[10, 20], [11, 21]]
     assert np.isnan(ds.flux.values[1, 1]) and ds.counts.dims == ("time", "flux_bin")
     assert ds.flux_bin.values.tolist() == [1.0, 2.0]
+
+
+def test_offline_serves_the_cache(site):
+    from xspace.errors import OfflineError
+
+    srv, s, url = site
+    args = (["local", "gen", "scalar", "value"], T("2021-01-01"), T("2021-01-01T01:00"))
+    online = hapi.get(*args)
+    srv.reset_counts()
+    with xspace.set_options(offline=True):
+        offline = hapi.get(*args)
+        np.testing.assert_array_equal(offline.values, online.values)
+        with pytest.raises(OfflineError):
+            hapi.get(["local", "gen", "scalar", "value"], T("2021-01-02"), T("2021-01-02T01:00"))
+    assert sum(srv.counts.values()) == 0
+    srv.down()
+    with pytest.raises(FetchError, match="refused"):
+        hapi.get(["local", "gen", "scalar", "value"], T("2021-01-03"), T("2021-01-03T01:00"))
+    srv.up()

@@ -133,6 +133,7 @@ STATUS_MESSAGES = {
 }
 
 _MIN_SPLIT = np.timedelta64(1, "s")  # 1408 re-splitting stops below this piece length
+_MAX_SPLITS = 12  # ... or after this many halvings (at most 4096 pieces per piece of maxRequestDuration)
 
 
 class HAPIError(FetchError):
@@ -1044,8 +1045,13 @@ class _Request:
         q["include"] = "header"
         return q
 
-    def fetch(self, t0, t1) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _halves(self, t0, t1, depth: int):
+        mid = t0 + (t1 - t0) // 2
+        return self.fetch(t0, mid, depth + 1) + self.fetch(mid, t1, depth + 1)
+
+    def fetch(self, t0, t1, depth: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
         """(records, times) of [t0, t1), re-split in halves on 1408."""
+        splittable = t1 - t0 > _MIN_SPLIT and depth < _MAX_SPLITS
         from .. import cache
 
         url = f"{self.base}/data"
@@ -1056,9 +1062,8 @@ class _Request:
             err = _http_error(exc, url)
             if isinstance(err, HAPIError) and err.code == 1201:
                 return []
-            if isinstance(err, HAPIError) and err.code == 1408 and t1 - t0 > _MIN_SPLIT:
-                mid = t0 + (t1 - t0) // 2
-                return self.fetch(t0, mid) + self.fetch(mid, t1)
+            if isinstance(err, HAPIError) and err.code == 1408 and splittable:
+                return self._halves(t0, t1, depth)
             if err is exc:
                 raise
             raise err from None
@@ -1067,9 +1072,8 @@ class _Request:
             recs, params, header = read_records(content, self.params, format=self.fmt, what=f"{url}?{_qs(q)}")
         except HAPIError as exc:
             cache.forget(path)
-            if exc.code == 1408 and t1 - t0 > _MIN_SPLIT:
-                mid = t0 + (t1 - t0) // 2
-                return self.fetch(t0, mid) + self.fetch(mid, t1)
+            if exc.code == 1408 and splittable:
+                return self._halves(t0, t1, depth)
             raise
         except FileFormatError as exc:
             cache.forget(path)  # never keep an answer we cannot read
