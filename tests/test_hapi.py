@@ -359,6 +359,10 @@ def test_no_data_1201_and_empty_range(site):
     ds = hapi.get(["local", "gen", "varbins"], T("2021-01-01"), T("2021-01-01"))
     assert ds.spec.shape == (0, 3) and ds.spec_centers.dims == ("time", "frequency")
     assert srv.count("/hapi/data") == 0
+    # "HTTP 204 no content" is also a no-data answer
+    srv.mount("/hapi", lambda req: Reply(204, b"") if req.subpath == "/data" else s.handler(req))
+    da = hapi.get(["local", "gen", "mixed", "label"], T("2021-01-01"), T("2021-01-02"))
+    assert da.shape == (0,) and da.dtype.kind == "U"
 
 
 def test_errors_carry_the_server_message(site):
