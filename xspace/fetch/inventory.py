@@ -417,6 +417,8 @@ class Node:
         return True
 
     def __dir__(self) -> list[str]:
+        if not _IPYTHON_DONE:
+            _allow_ipython_completion()
         names = set(super().__dir__()) - _INTERNAL
         try:
             names.update(self._children().attr)
@@ -910,19 +912,25 @@ def _allow_ipython_completion() -> None:
 
     IPython only follows attribute and item access on chained expressions for types whose
     ``__getattr__``/``__getitem__`` it knows (it lists pandas' DataFrame the same way); without this,
-    only jedi completes below the first level. Done only when IPython is already imported.
+    only jedi completes below the first level. Done at import when IPython is already imported, else
+    on the first ``dir()`` of a node made after IPython was imported.
     """
     import sys
 
+    global _IPYTHON_DONE
     guarded = sys.modules.get("IPython.core.guarded_eval")
-    if guarded is None:
+    if guarded is None or _IPYTHON_DONE:
         return
+    _IPYTHON_DONE = True
     try:
         policy = guarded.EVALUATION_POLICIES["limited"]
         policy.allowed_getattr_external.add((__name__, "Node"))
         policy.allowed_getitem_external.add((__name__, "Node"))
     except (AttributeError, KeyError, TypeError):  # another IPython version: jedi still completes
         pass
+
+
+_IPYTHON_DONE = False
 
 
 _allow_ipython_completion()
