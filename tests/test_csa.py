@@ -144,6 +144,18 @@ def test_empty_ranges(site):
     assert outside.shape == (0, 3)
 
 
+def test_gap_gives_an_empty_result_with_the_right_structure(site):
+    site.csa_gaps.add("2005-02-01")
+    da = xspace.get_data(VEC, "2005-02-01T01:00", "2005-02-01T02:00")
+    assert da.shape == (0, 3) and da.dtype == np.float64
+    assert site.count("/csa-sl-tap/data") == 2  # the empty day, then the first day of the dataset
+    both = xspace.get_data(MAG, "2005-01-31T23:59:52", "2005-02-02T00:00:04")
+    t = both[both.dims[0]].values
+    assert t.tolist() == np.array(["2005-01-31T23:59:52", "2005-01-31T23:59:56", "2005-02-02T00:00:00"],
+                                  dtype="datetime64[ns]").tolist()
+    np.testing.assert_array_equal(both.values, [csa_value(x) for x in t])
+
+
 def test_offline(site):
     xspace.get_data(MAG, "2005-01-01", "2005-01-01T00:01")
     with xspace.set_options(offline=True):

@@ -14,7 +14,8 @@
 
 Switches on the site object make the services fail like the real ones: ``sscweb_error``,
 ``amda_error``, ``csa_error`` (a message; ``*_error_status`` an HTTP status, default 200 with the
-service's own error document), ``csa_evil`` (a tar with a ``..`` member).
+service's own error document), ``csa_evil`` (a tar with a ``..`` member), ``csa_gaps`` (days without
+data: empty packages).
 
 Examples
 --------
@@ -158,6 +159,7 @@ class OthersSite:
         self.csa_error: str | None = None
         self.csa_error_status = 400
         self.csa_evil = False
+        self.csa_gaps: set[str] = set()  # days ("YYYY-MM-DD") the CSA stand-in has no data for
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self._jobs: dict[str, list] = {}
@@ -456,6 +458,11 @@ class OthersSite:
         if first >= hi:
             return None
         times = np.arange(first, hi, step)
+        if self.csa_gaps:
+            days = times.astype("datetime64[D]").astype(str)
+            times = times[~np.isin(days, sorted(self.csa_gaps))]
+            if times.size == 0:
+                return None
         sec = _seconds(times)
         tname = f"time_tags__{ds}"
         data = {}
@@ -491,7 +498,7 @@ class OthersSite:
         buf = io.BytesIO()
         stamp = str(t0.astype("datetime64[s]")).replace("-", "").replace(":", "").replace("T", "_")
         stop_stamp = str(t1.astype("datetime64[s]")).replace("-", "").replace(":", "").replace("T", "_")
-        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tar:
             def add(name, payload):
                 info = tarfile.TarInfo(name)
                 info.size = len(payload)

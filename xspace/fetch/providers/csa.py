@@ -462,6 +462,12 @@ def get(parts, start, stop, *, load: bool = False, **options):
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(pieces))) as pool:
             paths = list(pool.map(lambda p: _fetch_piece(dataset_id, p[0], p[1]), pieces))
     parts_ds = [ds for ds in (_open_piece(p, a, b) for p, (a, b) in zip(paths, pieces)) if ds is not None]
+    if not parts_ds and info["start"] is not None and pieces[0][0] > info["start"]:
+        # no data in the range (a gap): the first piece of the dataset gives the structure of the empty result
+        first = _pieces(info["start"], info["start"] + np.timedelta64(1, "ns"))[0]
+        template = _open_piece(_fetch_piece(dataset_id, *first), *first)
+        if template is not None:
+            parts_ds = [_cut(template, start, start)]
     if not parts_ds:
         raise FetchError(
             f"CSA: no CDF file for csa/{dataset_id} between {_csa_time(pieces[0][0])} and {_csa_time(pieces[-1][1])}"
