@@ -193,10 +193,17 @@ def test_expired_token_is_renewed(site):
     assert da.shape == (4, 3) and site.count("/auth.php") == 2
 
 
-def test_empty_range(site):
+def test_empty_ranges(site):
     site.amda_polls = 0
-    da = xspace.get_data("amda/imf", "2020-01-01T00:00:01", "2020-01-01T00:00:01")
+    da = xspace.get_data("amda/imf", "2020-01-01T00:00:01", "2020-01-01T00:00:03")  # between two samples
     assert da.shape == (0, 3) and da.Epoch.dtype == "datetime64[ns]"
+    assert site.count("/getParameter.php") == 1
+    for start, stop in (("2020-01-01", "2020-01-01"), ("1990-01-01", "1990-01-02")):  # empty, before coverage
+        da = xspace.get_data("amda/imf", start, stop)
+        assert da.shape == (0, 3) and da.component.values.tolist() == ["bx", "by", "bz"]
+        assert da.attrs["UNITS"] == "nT"
+    assert xspace.get_data("amda/imf_mag", "1990-01-01", "1990-01-02").shape == (0,)
+    assert site.count("/getParameter.php") == 1  # no request for what cannot hold data
 
 
 def test_inventory_from_the_real_tree(site):

@@ -426,11 +426,21 @@ def parameter_index(tree: bytes) -> dict[str, dict]:
     ...         b'</dataset></dataRoot>')
     >>> parameter_index(tree)["imf"]["sampling"]
     16.0
+    >>> parameter_index(tree.replace(b'size="3"/>', b'size="3"><component name="bx"/></parameter>'))["imf"]["components"]
+    ['bx']
     """
     index: dict[str, dict] = {}
     stack: list[dict] = []
+    current: dict | None = None
     for event, elem in ET.iterparse(io.BytesIO(tree), events=("start", "end")):
         tag = elem.tag.rsplit("}", 1)[-1]
+        if tag == "component":
+            if event == "start" and current is not None:
+                current["components"].append(elem.attrib.get("name", ""))
+            continue
+        if tag == "parameter" and event == "end":
+            current = None
+            continue
         if tag == "dataset":
             if event == "start":
                 stack.append(dict(elem.attrib))
@@ -452,7 +462,9 @@ def parameter_index(tree: bytes) -> dict[str, dict]:
                 "sampling": _sampling_seconds(ds.get("sampling")),
                 "start": ds.get("dataStart"),
                 "stop": ds.get("dataStop"),
+                "components": [],
             }
+            current = index[ident]
     return index
 
 
@@ -539,6 +551,38 @@ def _fetch_piece(parameter: str, t0, t1, fmt: str, poll_timeout) -> xr.DataArray
     return da.isel({da.dims[0]: np.flatnonzero(keep)})
 
 
+def _t64(text) -> np.datetime64 | None:
+    if not text:
+        return None
+    try:
+        return np.datetime64(str(text).rstrip("Z"), "ns")
+    except ValueError:
+        return None
+
+
+def _empty(parameter: str, info: dict) -> xr.DataArray:
+    """The empty result of a parameter, shaped from its description in the data tree (no request)."""
+    try:
+        size = int(info.get("size") or 1)
+    except ValueError:
+        size = 1
+    attrs = {"VAR_TYPE": "data", "DEPEND_0": "Epoch", "FIELDNAM": info.get("name", parameter),
+             "CATDESC": info.get("description") or info.get("name", parameter), "UNITS": info.get("units", ""),
+             "DISPLAY_TYPE": "time_series", "source": "AMDA (CDPP)", "amda_parameter_id": parameter}
+    if info.get("dataset"):
+        attrs["amda_dataset_id"] = info["dataset"]
+    epoch = xr.Variable("Epoch", np.array([], dtype="datetime64[ns]"),
+                        attrs={"VAR_TYPE": "support_data", "FIELDNAM": "Epoch"})
+    if size == 1:
+        return xr.DataArray(np.empty(0), dims=("Epoch",), coords={"Epoch": epoch}, name=parameter, attrs=attrs)
+    labels = info.get("components") or []
+    if len(labels) != size:
+        labels = [f"{parameter}[{i}]" for i in range(size)]
+    attrs["DEPEND_1"] = "component"
+    return xr.DataArray(np.empty((0, size)), dims=("Epoch", "component"),
+                        coords={"Epoch": epoch, "component": np.array(labels)}, name=parameter, attrs=attrs)
+
+
 def get(parts, start, stop, *, load: bool = False, output_format: str = "ASCII",
         poll_timeout: float | None = None, **options):
     """One AMDA parameter over ``[start, stop)``.
@@ -591,7 +635,11 @@ def get(parts, start, stop, *, load: bool = False, output_format: str = "ASCII",
         info = index[parameter]
     start = np.datetime64(start, "ns")
     stop = np.datetime64(stop, "ns")
-    pieces = _pieces(start, max(stop, start + np.timedelta64(1, "ns")), _piece_seconds(info.get("sampling")))
+    cover0, cover1 = _t64(info.get("start")), _t64(info.get("stop"))
+    if info and (stop <= start or (cover0 is not None and stop <= cover0)
+                 or (cover1 is not None and start > cover1)):
+        return _empty(parameter, info)  # nothing to ask AMDA for
+    pieces = _pieces(start, stop, _piece_seconds(info.get("sampling")))
     if len(pieces) == 1:
         results = [_fetch_piece(parameter, *pieces[0], fmt, poll_timeout)]
     else:
