@@ -364,6 +364,14 @@ def _parse_time(text: str) -> np.datetime64:
     return np.datetime64(text, "ns")
 
 
+def _canonical(url: str) -> str:
+    """One URL per file: CDAWeb serves the archive as ``/sp_phys/data/...`` and ``/pub/data/...``."""
+    parts = urlsplit(url)
+    if parts.path.startswith("/sp_phys/data/"):
+        return url.replace("/sp_phys/data/", "/pub/data/", 1)
+    return url
+
+
 def _list_rest(dataset: str, start, stop, ttl: float) -> list[FileEntry]:
     from .. import cache
 
@@ -393,7 +401,7 @@ def _list_rest(dataset: str, start, stop, ttl: float) -> list[FileEntry]:
         except (KeyError, ValueError):
             a = b = np.datetime64("NaT", "ns")
         size = fd.get("Length")
-        entries.append(FileEntry(urljoin(url, name), a, b, int(size) if size is not None else None))
+        entries.append(FileEntry(_canonical(urljoin(url, name)), a, b, int(size) if size is not None else None))
     return entries
 
 
@@ -721,7 +729,8 @@ def _download_all(refs, options) -> None:
 
 
 # ------------------------------------------------------------------------------------------ virtual
-def _virtual_variables(dataset: str, names: list[str], start, stop, ttl: float, ds: xr.Dataset) -> xr.Dataset:
+def _virtual_variables(dataset: str, names: list[str], start, stop, ttl: float, ds: xr.Dataset,
+                       master=None) -> xr.Dataset:
     """Add CDAWeb-computed (virtual) variables from the REST ``data`` endpoint, eagerly."""
     from .. import cache
     from ...io.backend import build_dataset
@@ -751,6 +760,11 @@ def _virtual_variables(dataset: str, names: list[str], start, stop, ttl: float, 
             if tdim in ds.dims:
                 da_ = da_.reindex({tdim: ds[tdim].values})
         da_ = da_.load()
+        if master is not None and n in master.variables:  # the master's metadata, as for every variable
+            from ...io.backend import _variable_attrs
+
+            attrs = _variable_attrs(master.variables[n], True, ["FILLVAL"])
+            da_.attrs.update(attrs)
         ds[n] = da_.variable if tdim in ds.dims else da_
     return ds
 
@@ -822,13 +836,20 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
     structure = refs[0].cdf if refs else master
     virtual: list[str] = []
     plain = names
+    if structure is master and master is not None and names is None and not options.get("virtual"):
+        # the master's structure (no file in range): without the server-computed variables, like files
+        plain = [n for n, v in master.variables.items() if not _is_virtual(v)
+                 and str(v.attrs.get("VAR_TYPE", "")).strip().lower() == "data"]
+        names_given = False
+    else:
+        names_given = names is not None
     if names is not None:
         svars = structure.variables if structure is not None else {}
         mvars = master.variables if master is not None else {}
         plain, missing = [], []
         for n in names:
-            if n in svars and not (n in mvars and _is_virtual(mvars[n]) and structure is not master):
-                plain.append(n)
+            if n in svars and (structure is master or not (n in mvars and _is_virtual(mvars[n]))):
+                plain.append(n)  # (no file in range: a virtual variable is the master's empty one)
             elif n in mvars and _is_virtual(mvars[n]):
                 virtual.append(n)
             else:
@@ -846,7 +867,7 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
     else:
         ds = assemble(
             refs, start, stop, fetch=_fetch_cdf,
-            variables=plain if names is not None else None,
+            variables=plain,
             master=master,
             include_ignore_data=bool(options.get("include_ignore_data", False)),
             product=product,
@@ -856,7 +877,7 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
     for ref in refs:  # blocks read while assembling (non-record-varying values) are worth keeping
         _remote.save_ranges(ref.cdf)
     if virtual and stop > start:
-        ds = _virtual_variables(dataset, virtual, start, stop, ttl, ds)
+        ds = _virtual_variables(dataset, virtual, start, stop, ttl, ds, master)
     ds.attrs.setdefault("xspace_product", product)
     if load:
         used = set(ds.encoding.get("source") or [])
