@@ -158,6 +158,15 @@ def test_multi_piece_request_has_no_duplicates(site):
     assert site.count("/getStatus.php") == 4
 
 
+def test_threads_share_one_request(site):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(5) as pool:
+        results = list(pool.map(lambda _: xspace.get_data("amda/imf", "2020-05-01", "2020-05-01T00:01"), range(5)))
+    assert all(r.values.tolist() == results[0].values.tolist() for r in results) and results[0].shape == (4, 3)
+    assert site.count("/getParameter.php") == 1 and site.count("/amda-data/WSRESULT/") == 1
+
+
 def test_cdf_output(site):
     site.amda_polls = 0
     da = xspace.get_data("amda/imf", "2020-01-01T00:00", "2020-01-01T00:02", output_format="CDF")

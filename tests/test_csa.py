@@ -156,6 +156,16 @@ def test_gap_gives_an_empty_result_with_the_right_structure(site):
     np.testing.assert_array_equal(both.values, [csa_value(x) for x in t])
 
 
+def test_threads_share_one_download(site):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: xspace.get_data(MAG, "2005-03-01T00:00", "2005-03-01T00:01", load=True),
+                                range(6)))
+    assert all(r.values.tolist() == results[0].values.tolist() for r in results) and results[0].shape == (15,)
+    assert site.count("/csa-sl-tap/data") == 1
+
+
 def test_offline(site):
     xspace.get_data(MAG, "2005-01-01", "2005-01-01T00:01")
     with xspace.set_options(offline=True):

@@ -522,6 +522,19 @@ def _piece_relpath(parameter: str, fmt: str, t0: np.datetime64, t1: np.datetime6
     return f"{host}/amda/{_safe(parameter)}/{fmt.lower()}/{compact(t0)}_{compact(t1)}.{ext}"
 
 
+def _piece_lock(path):
+    """The cache's entry lock (threads and processes) on a side name of ``path``."""
+    import contextlib
+
+    from .. import cache
+
+    locked = getattr(cache, "_locked", None)
+    if locked is None:
+        return contextlib.nullcontext()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return locked(path.with_name(path.name + ".flow"))
+
+
 def _fetch_piece(parameter: str, t0, t1, fmt: str, poll_timeout) -> xr.DataArray:
     from .. import cache
 
@@ -529,15 +542,20 @@ def _fetch_piece(parameter: str, t0, t1, fmt: str, poll_timeout) -> xr.DataArray
     path = cache.cache_dir() / relpath
     now = np.datetime64(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), "ns")
     immutable = bool(t1 < now - np.timedelta64(IMMUTABLE_AFTER_DAYS, "D"))
-    fresh = path.exists() and (immutable or time.time() - path.stat().st_mtime < float(OPTIONS["cache_ttl"]))
-    if not fresh:
-        if OPTIONS["offline"] and path.exists():
-            pass  # offline: a stale piece is better than nothing
-        else:
-            file_url, _polls = request_file_url(parameter, t0, t1, output_format=fmt, poll_timeout=poll_timeout)
-            if path.exists():
-                cache.forget(path)
-            path = cache.fetch_file(file_url, kind="cdf" if fmt == "CDF" else "text", relpath=relpath)
+
+    def fresh() -> bool:
+        return path.exists() and (immutable or OPTIONS["offline"]  # offline: a stale piece beats nothing
+                                  or time.time() - path.stat().st_mtime < float(OPTIONS["cache_ttl"]))
+
+    if not fresh():
+        # one flow per piece across threads and processes sharing the cache
+        with _piece_lock(path):
+            if not fresh():
+                file_url, _polls = request_file_url(parameter, t0, t1, output_format=fmt,
+                                                    poll_timeout=poll_timeout)
+                if path.exists():
+                    cache.forget(path)
+                path = cache.fetch_file(file_url, kind="cdf" if fmt == "CDF" else "text", relpath=relpath)
     if fmt == "CDF":
         da = _read_cdf(path, parameter)
     else:

@@ -312,15 +312,38 @@ def _piece_folder(dataset_id: str, t0: np.datetime64, t1: np.datetime64) -> Path
 
 def _fetch_piece(dataset_id: str, t0: np.datetime64, t1: np.datetime64) -> list[Path]:
     """Paths of the extracted CDFs of one piece (downloading and extracting it when needed)."""
-    from .._http import HTTPStatusError, request
-
     folder = _piece_folder(dataset_id, t0, t1)
     done = folder / _DONE
     now = np.datetime64(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), "ns")
     immutable = bool(t1 < now - np.timedelta64(IMMUTABLE_AFTER_DAYS, "D"))
-    if done.exists() and (immutable or OPTIONS["offline"]
-                          or time.time() - done.stat().st_mtime < float(OPTIONS["cache_ttl"])):
+
+    def fresh() -> bool:
+        return done.exists() and (immutable or OPTIONS["offline"]
+                                  or time.time() - done.stat().st_mtime < float(OPTIONS["cache_ttl"]))
+
+    if fresh():
         return sorted(folder.glob("*.cdf"))
+    with _piece_lock(folder):  # one download per piece across threads and processes
+        if fresh():
+            return sorted(folder.glob("*.cdf"))
+        return _download_piece(dataset_id, t0, t1, folder)
+
+
+def _piece_lock(folder: Path):
+    import contextlib
+
+    from .. import cache
+
+    locked = getattr(cache, "_locked", None)
+    if locked is None:
+        return contextlib.nullcontext()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return locked(folder.with_name(folder.name + ".download"))
+
+
+def _download_piece(dataset_id: str, t0, t1, folder: Path) -> list[Path]:
+    from .._http import HTTPStatusError, request
+
     url = f"{_base()}/data"
     params = product_params(dataset_id, t0, t1)
     try:
