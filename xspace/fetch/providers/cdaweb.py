@@ -71,7 +71,7 @@ from urllib.parse import urljoin, urlsplit
 import numpy as np
 import xarray as xr
 
-from ...errors import FetchError, InputError, OfflineError, ProductNotFound
+from ...errors import CacheError, FetchError, InputError, OfflineError, ProductNotFound
 from ...options import OPTIONS
 
 NAME = "cdaweb"
@@ -636,11 +636,26 @@ _REFS_LOCK = threading.Lock()
 _MAX_REFS = 1024
 
 
-def _fetch_cdf(url: str, size):
-    """dask task helper: local path of an archive file, downloaded through the cache if needed."""
+def _fetch_cdf(url: str, size, root: str | None = None):
+    """dask task helper: local path of an archive file, downloaded through the cache if needed.
+
+    ``root`` is the cache folder of the process that built the graph: a dask.distributed worker
+    (another process, without that process's options) stores the file there too, so the client and
+    every worker sharing the file system share one cache. When that folder cannot be used (a worker
+    on another machine), the worker's own cache is used.
+    """
     from .. import cache
 
     path = cache.path_for(url)
+    if root is not None and Path(root) != cache.cache_dir():
+        target = Path(root) / path.relative_to(cache.cache_dir())
+        if target.exists():
+            return target
+        try:
+            # an absolute relpath puts the entry at ``target`` (pathlib join), with the cache's locks and checks
+            return cache.fetch_file(url, kind="cdf", expected_size=size, relpath=str(target))
+        except (CacheError, PermissionError):
+            pass
     if path.exists():
         return path
     return cache.fetch_file(url, kind="cdf", expected_size=size)
@@ -865,8 +880,12 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
     if structure is None:
         ds = xr.Dataset()
     else:
+        from functools import partial
+
+        from .. import cache
+
         ds = assemble(
-            refs, start, stop, fetch=_fetch_cdf,
+            refs, start, stop, fetch=partial(_fetch_cdf, root=str(cache.cache_dir())),
             variables=plain,
             master=master,
             include_ignore_data=bool(options.get("include_ignore_data", False)),
