@@ -426,7 +426,8 @@ def parameter_index(tree: bytes) -> dict[str, dict]:
     ...         b'</dataset></dataRoot>')
     >>> parameter_index(tree)["imf"]["sampling"]
     16.0
-    >>> parameter_index(tree.replace(b'size="3"/>', b'size="3"><component name="bx"/></parameter>'))["imf"]["components"]
+    >>> with_components = tree.replace(b'size="3"/>', b'size="3"><component name="bx"/></parameter>')
+    >>> parameter_index(with_components)["imf"]["components"]
     ['bx']
     """
     index: dict[str, dict] = {}
