@@ -91,10 +91,7 @@ def test_sub_minute_bounds_are_exact(site, tmp_path):
     with use(site, tmp_path):
         da = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-01T23:58:30", "2020-01-02T00:01:00")
         assert da.name == "ramp" and da.dims == ("Epoch",)
-        assert da["Epoch"].values.tolist() == [
-            np.datetime64("2020-01-01T23:59", "ns").astype(int),
-            np.datetime64("2020-01-02T00:00", "ns").astype(int),
-        ] or da["Epoch"].values.astype("datetime64[m]").astype(str).tolist() == [
+        assert da["Epoch"].values.astype("datetime64[m]").astype(str).tolist() == [
             "2020-01-01T23:59", "2020-01-02T00:00"]
         np.testing.assert_array_equal(da.values, [10520639.0, 10520640.0])
         # start included, stop excluded, at exact record times
@@ -381,10 +378,11 @@ def test_range_ignored_stores_the_whole_body_and_compressed_files_are_downloaded
 
 
 def test_remote_parse_equals_local_parse(site, tmp_path, cdf_dir):
-    url = site.url + "/pub/data/rbsp/rbspa/l3/ect/hope/pitchangle/rel04/2012/rbspa_rel04_ect-hope-PA-L3_20121201_v0.0.0.cdf"
+    name = "rbspa_rel04_ect-hope-PA-L3_20121201_v0.0.0.cdf"
+    url = f"{site.url}/pub/data/rbsp/rbspa/l3/ect/hope/pitchangle/rel04/2012/{name}"
     with xspace.set_options(cache_dir=str(tmp_path)):
         remote = _remote.open_remote(url, block_size=2048)
-        local = xspace.io._cdfarray.cdf_file(str(cdf_dir / "rbspa_rel04_ect-hope-PA-L3_20121201_v0.0.0.cdf"))
+        local = xspace.io._cdfarray.cdf_file(str(cdf_dir / name))
         assert isinstance(remote, _remote.RemoteCDFFile)
         assert remote.src.size == local.src.size
         for name, v in local.variables.items():

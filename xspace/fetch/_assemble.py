@@ -394,7 +394,8 @@ def assemble(
             else:
                 tasks = [p + (dtype,) for p in pieces]
                 chunks = (tuple(sizes),) + tuple((s,) for s in v.shape)
-                token = hashlib.sha1("|".join([n, str(dtype)] + ident).encode()).hexdigest()[:20]
+                where = repr(getattr(fetch, "keywords", None) or getattr(fetch, "__qualname__", ""))
+                token = hashlib.sha1("|".join([n, str(dtype), where] + ident).encode()).hexdigest()[:20]
                 values = _dask_array(f"cdf-{n}-{token}", tasks, chunks, dtype, 1 + len(v.shape))
             var = xr.Variable(dims, values, attrs_of(n, v, decoder))
         var.encoding = _encoding(v, decoder)
