@@ -98,6 +98,19 @@ def test_variable_across_a_day_boundary_exact_and_lazy(site):
     assert len(cached) == 2 and all(site_cache in p.parents for p in cached)
 
 
+def test_real_cdf_through_the_tar_pipeline(site, shared_data):
+    ref = xspace.open_cdf(str(shared_data / "cdf" / "ac_k2_mfi_20220101_v03.cdf")).load()
+    b = xspace.get_data("csa/XS_CP_ACE_K2_MFI/BGSEc", "2022-01-01T05:00", "2022-01-01T08:00", load=True)
+    expected = ref.BGSEc.isel(Epoch=slice(5, 8))
+    np.testing.assert_array_equal(b.Epoch.values, expected.Epoch.values)
+    np.testing.assert_array_equal(b.values, expected.values)
+    assert b.dtype == np.float32 and b.attrs["UNITS"] == "nT" and b.attrs["DEPEND_0"] == "Epoch"
+    assert b.values[0].tolist() == ref.BGSEc.values[5].tolist()
+    day = xspace.get_data("csa/XS_CP_ACE_K2_MFI/Magnitude", "2022-01-01", "2022-01-02")
+    np.testing.assert_array_equal(day.values, ref.Magnitude.values)
+    assert day.shape == (24,) and site.count("/csa-sl-tap/data") == 1
+
+
 def test_dataset_path_gives_every_data_variable(site):
     ds = xspace.get_data("csa/C1_CP_FGM_SPIN", "2005-01-01T00:00", "2005-01-01T00:01")
     assert set(ds.data_vars) == {"B_vec_xyz_gse__C1_CP_FGM_SPIN", "B_mag__C1_CP_FGM_SPIN"}
@@ -176,7 +189,7 @@ def test_offline(site):
 
 def test_inventory(site):
     node = csa.inventory()
-    assert [c.name for c in node] == ["C1", "C3"]
+    assert [c.name for c in node] == ["C1", "C3", "XS"]
     fgm = node["C1"]["C1_CP_FGM_SPIN"]
     assert fgm.kind == "dataset" and fgm.meta["start"] == "2000-08-22T00:00:00Z"
     assert fgm.meta["description"] == "Spin Resolution Magnetic Field Vector, FGM, C1"

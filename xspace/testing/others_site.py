@@ -134,7 +134,12 @@ CSA_DATASETS = {
                        "2024-12-31T23:59:59Z", 4),
     "C1_CP_CIS-HIA_ONBOARD_MOMENTS": ("Onboard moments, CIS-HIA, C1", "2001-01-01T00:00:00Z",
                                       "2009-12-31T23:59:59Z", 60),
+    # a real file (ACE MFI 1-hour key parameters, 2022-01-01, CDF_EPOCH times) delivered as is, the way
+    # the archive delivers files that are not CEF: a copy of the stored file, whatever the time range
+    "XS_CP_ACE_K2_MFI": ("Real ACE MFI key parameters (ac_k2_mfi_20220101_v03.cdf)", "2022-01-01T00:00:00Z",
+                         "2022-01-01T23:59:59Z", 3600),
 }
+_CSA_REAL_FILES = {"XS_CP_ACE_K2_MFI": "cdf/ac_k2_mfi_20220101_v03.cdf"}
 
 
 class OthersSite:
@@ -440,6 +445,9 @@ class OthersSite:
 
     @staticmethod
     def _csa_variables(ds: str):
+        if ds in _CSA_REAL_FILES:
+            return [("BGSEc", "Magnetic Field, Cartesian GSE coord", "nT", 3), ("Magnitude", "B-field magnitude",
+                                                                              "nT", 1)]
         if "FGM" in ds:
             return [(f"B_vec_xyz_gse__{ds}", "Magnetic field vector, GSE", "nT", 3),
                     (f"B_mag__{ds}", "Magnetic field magnitude", "nT", 1)]
@@ -451,6 +459,10 @@ class OthersSite:
         import xspace
 
         _title, s, e, cadence = CSA_DATASETS[ds]
+        if ds in _CSA_REAL_FILES:
+            if t1 <= np.datetime64(s.rstrip("Z"), "ns") or t0 > np.datetime64(e.rstrip("Z"), "ns"):
+                return None
+            return (self.data / _CSA_REAL_FILES[ds]).read_bytes()
         lo = max(t0, np.datetime64(s.rstrip("Z"), "ns"))
         hi = min(t1, np.datetime64(e.rstrip("Z"), "ns"))
         step = np.timedelta64(cadence, "s").astype("timedelta64[ns]")
