@@ -12,6 +12,10 @@
   ``data?RETRIEVAL_TYPE=product...`` answering a gzipped tar of generated ISTP CDFs
   (:data:`CSA_DATASETS`), values :func:`csa_value`.
 
+The real files come from the shared data folder (``../shared/data`` of a source checkout, or
+``$XSPACE_SHARED_DATA``); without it (an installed package) the site answers a built-in list of three
+observatories, a built-in one-dataset AMDA tree and the bundled ``ac_k2_mfi_20220101_v03.cdf``.
+
 Switches on the site object make the services fail like the real ones: ``sscweb_error``,
 ``amda_error``, ``csa_error`` (a message; ``*_error_status`` an HTTP status, default 200 with the
 service's own error document), ``csa_evil`` (a tar with a ``..`` member), ``csa_gaps`` (days without
@@ -68,18 +72,55 @@ _SYSTEM_NAMES = {"geo": "Geo", "gm": "Gm", "gse": "Gse", "gsm": "Gsm", "sm": "Sm
                  "geij2000": "GeiJ2000"}
 
 
-def _data_dir() -> Path:
-    """The shared real-data folder (``../shared/data`` of the repository, or $XSPACE_SHARED_DATA)."""
+_FALLBACK_OBSERVATORIES = [  # (id, name, resolution s, start, stop): used when the real list is not at hand
+    ("ace", "ACE", 720, "1997-08-25T17:48:00.000Z", "2024-05-19T23:48:00.000Z"),
+    ("moon", "Moon", 60, "1959-01-01T00:00:00.000Z", "2040-08-21T23:58:00.000Z"),
+    ("themisa", "THEMIS-A", 60, "2007-02-18T00:00:00.000Z", "2025-12-31T23:59:00.000Z"),
+]
+_FALLBACK_TREE = b"""<?xml version="1.0"?>
+<dataRoot xml:id="DATAROOT"><dataCenter name="AMDA" xml:id="myLocalData-treeRootNode">
+<mission xml:id="ACE" name="ACE" desc="Advanced Composition Explorer"><instrument xml:id="ACE_mfi" name="MFI"
+desc="Magnetic Field Experiment"><dataset xml:id="ace-imf-all" name="final / prelim" sampling="16S"
+dataStart="1997-09-02T00:00:12Z" dataStop="2025-01-11T23:59:50Z" desc="IMF 16-sec">
+<parameter xml:id="imf_mag" name="|b|" units="nT" description="Magnetic field magnitude"/>
+<parameter xml:id="imf" name="b_gse" units="nT" description="Magnetic field vector in GSE (16 sec)" size="3">
+<component xml:id="imf(0)" index1="0" name="bx"/><component xml:id="imf(1)" index1="1" name="by"/>
+<component xml:id="imf(2)" index1="2" name="bz"/></parameter></dataset></instrument></mission>
+</dataCenter></dataRoot>
+"""
+
+
+def _data_dir() -> Path | None:
+    """The shared real-data folder (``../shared/data`` of the repository, or $XSPACE_SHARED_DATA), or None."""
     import os
 
     env = os.environ.get("XSPACE_SHARED_DATA")
     candidates = [Path(env)] if env else []
     here = Path(__file__).resolve()
-    candidates += [p / "shared" / "data" for p in here.parents] + [Path("/work/shared/data")]
+    candidates += [p / "shared" / "data" for p in here.parents]
     for c in candidates:
         if (c / "sscweb" / "sscweb_observatories.xml").exists():
             return c
-    raise FileNotFoundError("others_site: cannot find the shared real data folder (set XSPACE_SHARED_DATA)")
+    return None
+
+
+def _real_file(relpath: str) -> Path | None:
+    """A real file of the shared data folder, else the copy bundled in ``xspace/data`` (or None)."""
+    folder = _data_dir()
+    if folder is not None and (folder / relpath).is_file():
+        return folder / relpath
+    bundled = Path(__file__).resolve().parent.parent / "data" / Path(relpath).name
+    return bundled if bundled.is_file() else None
+
+
+def _fallback_observatories_xml() -> bytes:
+    rows = "".join(
+        f"<Observatory><Id>{i}</Id><Name>{n}</Name><Resolution>{r}</Resolution><StartTime>{a}</StartTime>"
+        f"<EndTime>{b}</EndTime><Geometry></Geometry><TrajectoryGeometry></TrajectoryGeometry>"
+        "<ResourceId></ResourceId></Observatory>"
+        for i, n, r, a, b in _FALLBACK_OBSERVATORIES)
+    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><ObservatoryResponse xmlns="{_NS}">'
+            f"{rows}</ObservatoryResponse>").encode()
 
 
 def _seconds(t) -> np.ndarray:
@@ -155,7 +196,10 @@ class OthersSite:
 
     def __init__(self, server: LocalServer | None = None, *, amda_polls: int = 2):
         self.server = server if server is not None else LocalServer()
-        self.data = _data_dir()
+        # the real answers when they are at hand (tests, a source checkout), small built-in ones otherwise
+        self.observatories_file = _real_file("sscweb/sscweb_observatories.xml")
+        self.trajectory_file = _real_file("sscweb/sscweb_trajectory.xml")
+        self.tree_file = _real_file("cdf/cdaweb_obsdatatree.xml")
         self.amda_polls = int(amda_polls)
         self.sscweb_error: str | None = None
         self.sscweb_error_status = 200
@@ -212,7 +256,8 @@ class OthersSite:
     def _read_observatories(self) -> dict:
         from xspace.fetch.providers.sscweb import parse_observatories
 
-        content = (self.data / "sscweb" / "sscweb_observatories.xml").read_bytes()
+        content = (self.observatories_file.read_bytes() if self.observatories_file is not None
+                   else _fallback_observatories_xml())
         return {o["id"]: o for o in parse_observatories(content)}
 
     def _sscweb_error(self, message: str, status: int = 200) -> Reply:
@@ -225,7 +270,9 @@ class OthersSite:
     def _sscweb(self, req: Request) -> Reply:
         parts = [p for p in req.subpath.split("/") if p]
         if parts == ["observatories"]:
-            return Reply.file(self.data / "sscweb" / "sscweb_observatories.xml", req)
+            if self.observatories_file is not None:
+                return Reply.file(self.observatories_file, req)
+            return Reply(200, _fallback_observatories_xml(), content_type="application/xml")
         if len(parts) != 4 or parts[0] != "locations":
             return Reply.error(404, f"no such SSCWeb resource {req.subpath}")
         if self.sscweb_error:
@@ -244,10 +291,11 @@ class OthersSite:
             return self._sscweb_error(f"Invalid time interval: {interval}", 400)
         real_t0 = np.datetime64("2006-01-08T01:00", "ns")
         real_t1 = np.datetime64("2006-01-08T02:00", "ns")
-        if obs_id == "moon" and system == "gse" and t0 <= real_t1 and t1 >= real_t0:
+        if (obs_id == "moon" and system == "gse" and t0 <= real_t1 and t1 >= real_t0
+                and self.trajectory_file is not None):
             from xspace.fetch.providers.sscweb import parse_locations
 
-            real = parse_locations((self.data / "sscweb" / "sscweb_trajectory.xml").read_bytes())
+            real = parse_locations(self.trajectory_file.read_bytes())
             keep = (real["time"] >= t0) & (real["time"] <= t1)
             times = real["time"][keep]
             xyz = [real[c][keep] for c in "XYZ"]
@@ -281,11 +329,14 @@ class OthersSite:
         if self._amda_index is None:  # parsed on first use (1.8 MB), once per process
             from xspace.fetch.providers.amda import parameter_index
 
-            path = self.data / "cdf" / "cdaweb_obsdatatree.xml"
-            if str(path) not in _TREE_INDEX:
-                _TREE_INDEX[str(path)] = parameter_index(path.read_bytes())
-            self._amda_index = _TREE_INDEX[str(path)]
+            key = str(self.tree_file)
+            if key not in _TREE_INDEX:
+                _TREE_INDEX[key] = parameter_index(self._tree_bytes())
+            self._amda_index = _TREE_INDEX[key]
         return self._amda_index
+
+    def _tree_bytes(self) -> bytes:
+        return self.tree_file.read_bytes() if self.tree_file is not None else _FALLBACK_TREE
 
     def _amda_answer(self, obj: dict) -> Reply:
         return Reply.json(obj)
@@ -397,7 +448,9 @@ class OthersSite:
     def _amda_files(self, req: Request) -> Reply:
         name = req.subpath.strip("/")
         if name == "getObsDataTree_LocalParams.xml":
-            return Reply.file(self.data / "cdf" / "cdaweb_obsdatatree.xml", req)
+            if self.tree_file is not None:
+                return Reply.file(self.tree_file, req)
+            return Reply(200, _FALLBACK_TREE, content_type="application/xml")
         key = name.split("/")[-1]
         with self._lock:
             body = self._files.get(key)
@@ -462,7 +515,8 @@ class OthersSite:
         if ds in _CSA_REAL_FILES:
             if t1 <= np.datetime64(s.rstrip("Z"), "ns") or t0 > np.datetime64(e.rstrip("Z"), "ns"):
                 return None
-            return (self.data / _CSA_REAL_FILES[ds]).read_bytes()
+            real = _real_file(_CSA_REAL_FILES[ds])
+            return real.read_bytes() if real is not None else None
         lo = max(t0, np.datetime64(s.rstrip("Z"), "ns"))
         hi = min(t1, np.datetime64(e.rstrip("Z"), "ns"))
         step = np.timedelta64(cadence, "s").astype("timedelta64[ns]")
