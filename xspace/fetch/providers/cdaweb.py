@@ -713,7 +713,7 @@ def _show_progress(options, n: int) -> bool:
 
 
 def _download_all(refs, options) -> None:
-    """Download the files behind ``refs`` now: parallel, bounded per host, with a progress bar."""
+    """Download the files ``refs`` (with ``url`` and ``size``) now: parallel, bounded per host, progress bar."""
     from .. import cache
 
     todo = [r for r in refs if not cache.path_for(r.url).exists()]
@@ -843,10 +843,9 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
     master = _master(dataset, ttl)
     block = int(options.get("block_size") or _remote.DEFAULT_BLOCK_SIZE)
     workers = int(options.get("max_connections_per_host") or OPTIONS["max_connections_per_host"])
+    if load:  # everything is wanted now: whole files at once, no Range reads of their metadata first
+        _download_all(entries, options)
     refs = _open_all(entries, block, workers)
-    if stop > start and not refs and master is None:
-        # nothing listed and no master: the structure must come from somewhere; the REST answer was empty
-        log.info("%s: no file in range and no master CDF", product)
 
     structure = refs[0].cdf if refs else master
     virtual: list[str] = []
@@ -878,7 +877,10 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
         virtual = [n for n, v in master.variables.items() if _is_virtual(v)]
 
     if structure is None:
-        ds = xr.Dataset()
+        # no file in range and no master CDF: nothing tells the structure; an empty answer all the same
+        log.info("%s: no file in [%s, %s) and no master CDF", product, start, stop)
+        empty = {n: xr.Variable(("Epoch",), np.empty(0)) for n in (names or [])}
+        ds = xr.Dataset(empty, coords={"Epoch": np.empty(0, "datetime64[ns]")} if names else None)
     else:
         from functools import partial
 
@@ -899,8 +901,6 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
         ds = _virtual_variables(dataset, virtual, start, stop, ttl, ds, master)
     ds.attrs.setdefault("xspace_product", product)
     if load:
-        used = set(ds.encoding.get("source") or [])
-        _download_all([r for r in refs if r.url in used], options)
         ds = ds.load()
     if names is not None and len(names) == 1:
         out = ds[names[0]]
