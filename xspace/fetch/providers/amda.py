@@ -80,6 +80,9 @@ POLL_FIRST_DELAY = 1.0
 POLL_MAX_DELAY = 10.0
 #: Bound on the total wait for one in-progress request (seconds); option ``poll_timeout`` overrides it.
 POLL_TIMEOUT = 600.0
+#: Read time-out of getParameter (seconds): AMDA may compute for up to 4 minutes before it switches the
+#: request to batch mode and answers "in progress".
+GETPARAMETER_TIMEOUT = 250.0
 #: Samples aimed at per request piece (sets the piece length from the dataset's sampling).
 TARGET_SAMPLES = 20_000
 #: Pieces that ended more than this many days ago are cached for good.
@@ -223,7 +226,7 @@ def request_file_url(parameter: str, start: np.datetime64, stop: np.datetime64, 
     for attempt in range(2):  # once more with a fresh token when the token was refused
         params["token"] = token(refresh=attempt > 0)
         try:
-            answer = _json(request("GET", url, params=params), url)
+            answer = _json(request("GET", url, params=params, timeout=GETPARAMETER_TIMEOUT), url)
         except HTTPStatusError as exc:
             raise FetchError(f"AMDA: getParameter for {parameter!r} failed: {exc}") from None
         kind, value = parse_status(answer)
