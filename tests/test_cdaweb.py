@@ -408,3 +408,17 @@ def test_inventory_tree_from_all_xml(site, tmp_path):
         # the node is accepted by get_data
         da = xspace.get_data(variables["BGSEc"], "2022-01-01", "2022-01-01T03:00")
         assert da.shape == (3, 3)
+
+
+def test_offline_serves_the_cache_and_names_what_is_missing(small_site, tmp_path):
+    srv = small_site
+    with use(srv, tmp_path):
+        loaded = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-01T06:00", "2020-01-01T07:00", load=True)
+        cdaweb._REFS.clear()
+        srv.reset_counts()
+        with xspace.set_options(offline=True):
+            again = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-01T06:00", "2020-01-01T07:00")
+            xr.testing.assert_identical(loaded, again.load())
+            with pytest.raises(xspace.errors.OfflineError):
+                xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02T06:00", "2020-01-02T07:00")
+        assert sum(srv.counts.values()) == 0

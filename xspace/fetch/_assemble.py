@@ -400,8 +400,8 @@ def assemble(
             var = xr.Variable(dims, values, attrs_of(n, v, decoder))
         var.encoding = _encoding(v, decoder)
         role = layout.role[n]
-        if variables is not None and n in variables:
-            role = "data"
+        if variables is not None and n in variables and n not in record_dims:
+            role = "data"  # asked for by name (a time axis asked for stays its dimension's coordinate)
         (data_vars if role == "data" else coords)[n] = var
 
     ds_attrs = {}

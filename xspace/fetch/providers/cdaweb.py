@@ -854,9 +854,6 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
         # the master's structure (no file in range): without the server-computed variables, like files
         plain = [n for n, v in master.variables.items() if not _is_virtual(v)
                  and str(v.attrs.get("VAR_TYPE", "")).strip().lower() == "data"]
-        names_given = False
-    else:
-        names_given = names is not None
     if names is not None:
         svars = structure.variables if structure is not None else {}
         mvars = master.variables if master is not None else {}
@@ -875,6 +872,12 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
             raise ProductNotFound(f"{product}: no variable {missing[0]!r} in CDAWeb dataset {dataset}{hint}")
     elif options.get("virtual") and master is not None:
         virtual = [n for n, v in master.variables.items() if _is_virtual(v)]
+    if virtual and plain is not None and structure is not None:
+        # the time axis of the server-computed variables comes from the files, cut exactly like theirs
+        for n in virtual:
+            dep0 = str(master.variables[n].attrs.get("DEPEND_0", "")).strip()
+            if dep0 in structure.variables and dep0 not in plain:
+                plain.append(dep0)
 
     if structure is None:
         # no file in range and no master CDF: nothing tells the structure; an empty answer all the same
@@ -893,8 +896,6 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
             include_ignore_data=bool(options.get("include_ignore_data", False)),
             product=product,
         )
-        if names is not None and not plain and virtual:
-            ds = ds.drop_vars(list(ds.data_vars))
     for ref in refs:  # blocks read while assembling (non-record-varying values) are worth keeping
         _remote.save_ranges(ref.cdf)
     if virtual and stop > start:
