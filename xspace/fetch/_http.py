@@ -119,11 +119,18 @@ def host_slot(url: str):
         sem.release()
 
 
+_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+
+
+def _is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "").startswith(_LOOPBACK)
+
+
 def _check_online(url: str) -> None:
     global _network_down_since
     if OPTIONS["offline"]:
         raise OfflineError(f"offline mode is on (xspace.set_options(offline=True)); not requesting {url}")
-    if _network_down_since is not None:
+    if _network_down_since is not None and not _is_loopback(url):
         if time.monotonic() - _network_down_since < NETWORK_RETRY_AFTER:
             raise OfflineError(
                 f"the network is unreachable (found {time.monotonic() - _network_down_since:.0f} s ago); "
@@ -161,7 +168,8 @@ def _classify_connection_error(exc: BaseException, url: str) -> Exception | None
         isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTUNREACH)
     )
     if unreachable:
-        _network_down_since = time.monotonic()
+        if not _is_loopback(url):  # a local server is reachable whatever the network does
+            _network_down_since = time.monotonic()
         return OfflineError(f"the network is unreachable ({cause}); cannot request {url}")
     return None
 
