@@ -219,6 +219,12 @@ def test_unreachable_network_switches_to_offline(tmp_cache, monkeypatch):
     # for a while every request is refused without touching the network
     with pytest.raises(OfflineError, match="unreachable"):
         _http.request("GET", "https://spdf.example.invalid/")
+    monkeypatch.undo()
+    monkeypatch.setattr(_http, "_network_down_since", _http._network_down_since)
+    assert _http._network_down_since is not None
+    with LocalServer() as srv:  # a server on this machine is still reachable
+        srv.mount("/ok", lambda req: Reply(body=b"yes"))
+        assert _http.request("GET", srv.url + "/ok").content == b"yes"
     monkeypatch.setattr(_http, "_network_down_since", None)
 
 
