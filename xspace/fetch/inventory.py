@@ -82,14 +82,9 @@ logger = logging.getLogger("xspace.fetch")
 
 KINDS = ("root", "provider", "mission", "instrument", "group", "dataset", "parameter")
 
-#: provider name -> module exposing ``inventory() -> Node`` (tests may monkeypatch this dict)
-PROVIDERS: dict[str, str] = {
-    "cdaweb": "xspace.fetch.providers.cdaweb",
-    "hapi": "xspace.fetch.providers.hapi",
-    "sscweb": "xspace.fetch.providers.sscweb",
-    "amda": "xspace.fetch.providers.amda",
-    "csa": "xspace.fetch.providers.csa",
-}
+#: provider name -> module exposing ``inventory() -> Node``: the same dict as ``xspace.fetch.PROVIDERS``
+#: (tests may monkeypatch this name)
+from . import PROVIDERS  # noqa: E402
 
 # search ranking: broader kinds first when the match quality is equal
 _KIND_RANK = {k: i for i, k in enumerate(("provider", "mission", "group", "instrument", "dataset", "parameter"))}
