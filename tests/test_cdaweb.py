@@ -166,6 +166,31 @@ def test_real_ac_k2_mfi_equals_open_cdf(site, tmp_path, cdf_dir):
             np.testing.assert_array_equal(whole[name].values, ref[name].isel(Epoch=slice(5, 8)).values)
 
 
+REAL = {
+    # per-variable GZIP, two time bases
+    "PSP_FLD_L2_MAG_RTN_1MIN": ("psp_fld_l2_mag_rtn_1min_20200104_v02.cdf", "2020-01-04", "2020-01-05"),
+    # two time axes, a record-varying energy table, non-record-varying pitch angles
+    "RBSPA_REL04_ECT-HOPE-PA-L3": ("rbspa_rel04_ect-hope-PA-L3_20121201_v0.0.0.cdf", "2012-12-01", "2012-12-02"),
+    # CDF 2.4 rVariables
+    "GE_K0_CPI": ("ge_k0_cpi_19921231_v02.cdf", "1992-12-31", "1993-01-01"),
+    # CDF 2.7, GZIP(9)
+    "DE2_ION2S_RPA": ("de2_ion2s_rpa_19830213_v01.cdf", "1983-02-13", "1983-02-14"),
+}
+
+
+@pytest.mark.parametrize("dataset", sorted(REAL))
+def test_real_datasets_equal_open_cdf(site, tmp_path, cdf_dir, dataset):
+    name, start, stop = REAL[dataset]
+    ref = xspace.open_cdf(cdf_dir / name)
+    with use(site, tmp_path):
+        got = xspace.get_data(f"cdaweb/{dataset}", start, stop, method="archive" if "GE" in dataset else "rest")
+    assert set(got.variables) == set(ref.variables) and dict(got.sizes) == dict(ref.sizes)
+    for n, x in ref.variables.items():
+        y = got[n]
+        assert (y.dims, y.dtype) == (x.dims, x.dtype), n
+        np.testing.assert_array_equal(y.values, x.values, err_msg=n)
+
+
 # ---------------------------------------------------------------------------------------- laziness
 def test_lazy_build_reads_metadata_by_range_and_compute_downloads_each_file_once(small_site, tmp_path):
     srv = small_site
