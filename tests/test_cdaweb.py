@@ -23,6 +23,7 @@ from xspace.fetch.providers import cdaweb
 from xspace.testing import LocalServer, Reply
 from xspace.testing.cdaweb_site import (
     MASTERS_PATH,
+    expected_values,
     REST_PREFIX,
     ramp_gappy_value,
     ramp_value,
@@ -85,6 +86,10 @@ def test_three_days_exact_values_one_chunk_per_file(site, tmp_path):
         assert np.isnan(ds["ramp_gappy"].values[30])
         assert ds["vec"].dims == ("Epoch", "cartesian")
         assert ds["label_vec"].values.tolist() == ["ramp      ", "-ramp     ", "2 ramp    "]
+        # the other boundary rule: the repeated record is taken from the second file (same values here)
+        nxt = xspace.get_data("cdaweb/XS_TEST_1MIN", "2020-01-01", "2020-01-04", boundary="next")
+        assert nxt["ramp"].chunks == ((1440, 1440, 1440),)
+        xr.testing.assert_identical(nxt.load(), ds.load())
 
 
 def test_sub_minute_bounds_are_exact(site, tmp_path):
@@ -284,6 +289,14 @@ def test_new_version_supersedes_the_cached_one_after_the_ttl(small_site, tmp_pat
         # 2020-01-02T00:00 is also the last record of the previous day's file (v01): the first copy is kept
         assert new.values[0] == ramp_value(new["Epoch"].values[:1])[0]
         check_ramp(new.isel(Epoch=slice(1, None)).to_dataset(), offset=version_offset("02"))
+        # boundary="next": the reprocessed day's own copy (what CDAWeb's data service returns)
+        nxt = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02", "2020-01-03", ttl=0.5, boundary="next")
+        t_exp, v_exp = expected_values(srv.info, "XS_TEST_1MIN", "2020-01-02", "2020-01-03", keep="next")
+        np.testing.assert_array_equal(nxt["Epoch"].values, t_exp)
+        np.testing.assert_array_equal(nxt.values, v_exp)
+        t_exp, v_exp = expected_values(srv.info, "XS_TEST_1MIN", "2020-01-02", "2020-01-03", keep="first")
+        np.testing.assert_array_equal(new.values, v_exp)
+        assert nxt.values[0] == v_exp[0] + version_offset("02")
         whole = [r for r in srv.requests("xs_test_1min_20200102_v02.cdf") if "Range" not in r.headers]
         assert len(whole) == 1  # (besides the Range reads of its metadata)
         assert not cache.path_for(old_url).exists(), "the superseded version is still cached"

@@ -12,7 +12,7 @@ variables were fetched). Output: an ISTP-decoded :class:`xarray.Dataset`, the sa
   (:class:`xspace.io._cdfarray.CDFVariableArray`), and keeps the precomputed records;
 * records outside ``[start, stop)`` are dropped, and so are records at the start of a file whose
   time is not after the last time kept from the previous file (the duplicated boundary record of
-  daily files);
+  daily files; ``boundary="next"`` keeps the next file's copy instead);
 * non-record-varying variables are taken once, from the first file;
 * attributes of a master CDF, when given, are laid over the files' attributes (CDAWeb's rule: the
   master's ISTP metadata wins), except ``FILLVAL``, which stays the file's so decoding is exactly
@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import xarray as xr
 
-from ..errors import ProductNotFound
+from ..errors import InputError, ProductNotFound
 from ..io import _cdf
 from ..io._cdfarray import CDFVariableArray, Decoder
 from ..io.backend import _Layout, _attr_value, _str_attr, _variable_attrs
@@ -253,6 +253,7 @@ def assemble(
     master=None,
     include_ignore_data: bool = False,
     product: str = "",
+    boundary: str = "first",
 ) -> xr.Dataset:
     """Build the lazy Dataset of ``files`` restricted to ``[start, stop)``.
 
@@ -274,6 +275,12 @@ def assemble(
         Keep ``VAR_TYPE="ignore_data"`` variables.
     product : str
         Name used in error messages.
+    boundary : {"first", "next"}
+        Which copy of a record two consecutive files both hold (the boundary record of daily files)
+        is kept: ``"first"`` (default) drops, at the start of a file, the records not after the last
+        time kept from the previous file; ``"next"`` gives the records from the next file's first time
+        on to the next file (what CDAWeb's ``data`` service does). The values differ only when the
+        two files disagree (e.g. one of them was reprocessed).
 
     Returns
     -------
@@ -317,19 +324,46 @@ def assemble(
     time_parts: dict[str, list[np.ndarray]] = {d: [] for d in record_dims}
     prev_last: dict[str, np.datetime64] = {}
     used: set[str] = set()
+    # first pass: records and times of every file
+    info: list[dict[str, tuple]] = []  # per file: dim -> (nrec, times or None)
     for ref in active:
         f = ref.cdf
-        per: dict[str, tuple] = {}
+        per_info: dict[str, tuple] = {}
         for d in record_dims:
             members = [n for n in rv if dims_of[n][0] == d and n in f.variables and f.variables[n].record_varying]
             nrec = max((f.variables[n].nrec for n in members), default=0)
+            t = None
             if is_time_dim(f, d):
                 nrec = max(nrec, f.variables[d].nrec)
                 t = _times(ref, d, nrec, True)
+            per_info[d] = (nrec, t)
+        info.append(per_info)
+    # the first time of the next file holding records, per file and dimension ("next" rule)
+    next_first: list[dict[str, np.datetime64]] = [{} for _ in active]
+    if boundary not in ("first", "next"):
+        raise InputError(f"{product}: boundary={boundary!r}; expected 'first' or 'next'")
+    if boundary == "next":
+        upcoming: dict[str, np.datetime64] = {}
+        for i in range(len(active) - 1, -1, -1):
+            next_first[i] = dict(upcoming)
+            for d, (_, t) in info[i].items():
+                if t is not None:
+                    valid = t[~np.isnat(t)]
+                    if valid.size:
+                        upcoming[d] = valid.min()
+    # second pass: records kept
+    for i, ref in enumerate(active):
+        per: dict[str, tuple] = {}
+        for d in record_dims:
+            nrec, t = info[i][d]
+            if t is not None:
                 mask = (t >= start) & (t < stop)
                 last = prev_last.get(d)
                 if last is not None:
                     mask &= t > last
+                nxt = next_first[i].get(d)
+                if nxt is not None:
+                    mask &= t < nxt
                 lo, hi, index = _selection(mask)
                 count = int(mask.sum())
                 if count:

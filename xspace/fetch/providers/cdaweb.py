@@ -40,7 +40,8 @@ How a request is served
 Options of :func:`get`
 ----------------------
 ``method`` ("rest" | "archive"), ``ttl`` (seconds), ``block_size`` (bytes per Range request, default
-64 KiB), ``include_ignore_data``, ``virtual``, ``progress``, ``max_connections_per_host``.
+64 KiB), ``include_ignore_data``, ``virtual``, ``progress``, ``max_connections_per_host``, ``boundary``
+("first" | "next": which copy of the record two consecutive files hold is kept; default "first").
 
 Examples
 --------
@@ -814,7 +815,8 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
         Download every needed file now (in parallel, with a progress bar) and return loaded data.
     **options
         ``method`` ("rest" or "archive"), ``ttl``, ``block_size``, ``include_ignore_data``, ``virtual``,
-        ``progress``, ``max_connections_per_host``.
+        ``progress``, ``max_connections_per_host``, ``boundary`` ("first" or "next": which copy of a
+        record two consecutive files hold is kept, see :func:`xspace.fetch._assemble.assemble`).
 
     Returns
     -------
@@ -827,7 +829,8 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
         Unknown dataset or variable (with close matches).
     FetchError, OfflineError
     """
-    known = {"method", "ttl", "block_size", "include_ignore_data", "virtual", "progress", "max_connections_per_host"}
+    known = {"method", "ttl", "block_size", "include_ignore_data", "virtual", "progress", "max_connections_per_host",
+             "boundary"}
     unknown = set(options) - known
     if unknown:
         raise InputError(f"cdaweb: unknown option(s) {sorted(unknown)}; expected some of {sorted(known)}")
@@ -895,6 +898,7 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
             master=master,
             include_ignore_data=bool(options.get("include_ignore_data", False)),
             product=product,
+            boundary=options.get("boundary") or "first",
         )
     for ref in refs:  # blocks read while assembling (non-record-varying values) are worth keeping
         _remote.save_ranges(ref.cdf)
