@@ -376,6 +376,13 @@ def open_local(path) -> _cdf.CDFFile:
     return cdf_file(str(path))
 
 
+def release(f) -> None:
+    """Let a file parsed from memory (:func:`open_local`) read from disk from now on (frees the bytes)."""
+    src = getattr(f, "src", None)
+    if isinstance(src, _cdf._Source) and src.data is not None and os.path.exists(src.path):
+        f.src = _cdf._Source(src.path)
+
+
 def open_remote(url: str, *, block_size: int = DEFAULT_BLOCK_SIZE, expected_size: int | None = None):
     """Parse the CDF file at ``url``: its cached copy if any, else its header records over HTTP Range.
 

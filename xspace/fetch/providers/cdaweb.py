@@ -645,7 +645,7 @@ def _fetch_cdf(url: str, size, root: str | None = None):
     every worker sharing the file system share one cache. When that folder cannot be used (a worker
     on another machine), the worker's own cache is used.
     """
-    from .. import cache
+    from .. import _remote, cache
 
     path = cache.path_for(url)
     if root is not None and Path(root) != cache.cache_dir():
@@ -659,7 +659,9 @@ def _fetch_cdf(url: str, size, root: str | None = None):
             pass
     if path.exists():
         return path
-    return cache.fetch_file(url, kind="cdf", expected_size=size)
+    path = cache.fetch_file(url, kind="cdf", expected_size=size)
+    _remote.forget_ranges(url)  # the whole file is here now: its Range blocks are useless
+    return path
 
 
 def _open_one(entry: FileEntry, block_size: int):
@@ -676,6 +678,7 @@ def _open_one(entry: FileEntry, block_size: int):
     ref = FileRef(entry.url, f, size)
     prefetch_times(ref)
     _remote.save_ranges(f)
+    _remote.release(f)  # the memo keeps structure and times, not whole files
     with _REFS_LOCK:
         _REFS[entry.url] = ref
         while len(_REFS) > _MAX_REFS:
