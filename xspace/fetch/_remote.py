@@ -97,6 +97,7 @@ class RangeSource:
         self.fetched = 0
         self.full_body: bytes | None = None
         self.dirty = False
+        self._store: Path | None = None  # blocks dropped from memory, to be reloaded from there
         self._lock = threading.Lock()
         if self.size is None:
             self._fetch(0, 0)
@@ -151,6 +152,12 @@ class RangeSource:
         if not missing:
             return
         with self._lock:
+            if self._store is not None:  # reload what was saved before fetching anything
+                saved = RangeSource.load(self.url, self._store)
+                self._store = None
+                if saved is not None and saved.block_size == self.block_size:
+                    for i, b in saved.blocks.items():
+                        self.blocks.setdefault(i, b)
             missing = [i for i in range(first, last + 1) if i not in self.blocks]
             # coalesce runs of missing blocks into single requests
             run_start = prev = None
@@ -194,6 +201,13 @@ class RangeSource:
 
     def close(self) -> None:
         pass
+
+    def drop(self, store: Path) -> None:
+        """Free the blocks (they were saved at ``store``; reloaded from there on the next read)."""
+        with self._lock:
+            if not self.dirty:
+                self.blocks = {}
+                self._store = Path(store)
 
     # --------------------------------------------------------------------------- persistence
     def save(self, path: Path) -> None:
@@ -377,10 +391,15 @@ def open_local(path) -> _cdf.CDFFile:
 
 
 def release(f) -> None:
-    """Let a file parsed from memory (:func:`open_local`) read from disk from now on (frees the bytes)."""
+    """Free the bytes a parsed file holds: files parsed from memory (:func:`open_local`) read from disk
+    from now on; Range blocks already saved (:func:`save_ranges`) are reloaded from disk when needed."""
     src = getattr(f, "src", None)
     if isinstance(src, _cdf._Source) and src.data is not None and os.path.exists(src.path):
         f.src = _cdf._Source(src.path)
+    elif isinstance(src, RangeSource):
+        path = ranges_path(src.url)
+        if path.exists():
+            src.drop(path)
 
 
 def open_remote(url: str, *, block_size: int = DEFAULT_BLOCK_SIZE, expected_size: int | None = None):
