@@ -108,8 +108,6 @@ def _cmd_fetch(args) -> int:
     ds = data.to_dataset() if hasattr(data, "to_dataset") and not hasattr(data, "data_vars") else data
     print(describe(ds, title=f"== {args.product} [{args.start}, {args.stop})"))
     if args.output:
-        from .io.open import detect_format  # noqa: F401  (format by extension)
-
         if str(args.output).endswith(".cdf"):
             xspace.to_cdf(ds, args.output)
         else:

@@ -308,7 +308,6 @@ def assemble(
     dims_of = {n: layout.dims[n] for n in keep}
     svars = structure.variables
     rv = [n for n in keep if svars[n].record_varying]
-    nrv = [n for n in keep if not svars[n].record_varying]
     record_dims = []
     for n in rv:
         if dims_of[n][0] not in record_dims:

@@ -278,44 +278,10 @@ class RemoteCDFFile(_cdf.CDFFile):
     """
 
     def __init__(self, source):
-        self._given_source = source
-        super().__init__(source.path)
+        super().__init__(source.path, source=source)
 
-    def _parse(self) -> None:  # mirrors CDFFile._parse with the source given instead of opened
-        raw = self._given_source
-        if raw.size < 8:
-            raise CDFFormatError(f"{self.path}: not a CDF file (only {raw.size} bytes)")
-        magic1, magic2 = struct.unpack(">II", raw.read(0, 8, "magic number"))
-        if magic1 == 0xCDF30001:
-            self.v3 = True
-        elif magic1 in (0xCDF26002, 0x0000FFFF):
-            self.v3 = False
-        else:
-            raise CDFFormatError(
-                f"{self.path}: not a CDF file (magic number {magic1:#010x}, expected 0xcdf30001, "
-                "0xcdf26002 or 0x0000ffff)"
-            )
-        self.whole_file_compression = None
-        self.whole_file_compression_level = 0
-        if magic2 == 0xCCCC0001:
-            raise WholeFileNeeded(f"{self.path}: whole-file compressed; it must be downloaded whole")
-        if magic2 != 0x0000FFFF:
-            raise CDFFormatError(f"{self.path}: unknown second magic number {magic2:#010x}")
-        self.src = raw
-        self._o = 8 if self.v3 else 4
-        self._ofmt = ">q" if self.v3 else ">i"
-        self._namelen = 256 if self.v3 else 64
-        self._visited = set()
-        self._read_cdr()
-        self._read_gdr()
-        self.variables = {}
-        self._read_vdrs()
-        self.global_attrs = {}
-        self.global_attr_types = {}
-        self._read_adrs()
-        self._blocks_lock = threading.Lock()
-        self._block_cache = {}
-        self._cache_lock = threading.Lock()
+    def _decompress_whole_file(self, raw):
+        raise WholeFileNeeded(f"{self.path}: whole-file compressed; it must be downloaded whole")
 
 
 def ranges_path(url: str) -> Path:

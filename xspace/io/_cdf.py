@@ -287,8 +287,9 @@ class CDFFile:
     (24, '3.7.1')
     """
 
-    def __init__(self, path):
+    def __init__(self, path, source=None):
         self.path = os.fspath(path)
+        self._given_source = source  # any object with the _Source interface (e.g. HTTP Range reads)
         try:
             self._parse()
         except CDFFormatError:
@@ -299,11 +300,15 @@ class CDFFile:
             raise CDFFormatError(f"{self.path}: corrupted CDF structure ({type(exc).__name__}: {exc})") from None
 
     def _parse(self) -> None:
-        try:
-            size = os.path.getsize(self.path)
-        except OSError as exc:
-            raise CDFFormatError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
-        raw = _Source(self.path)
+        raw = self._given_source
+        if raw is None:
+            try:
+                size = os.path.getsize(self.path)
+            except OSError as exc:
+                raise CDFFormatError(f"{self.path}: cannot open: {exc.strerror or exc}") from None
+            raw = _Source(self.path)
+        else:
+            size = raw.size
         if size < 8:
             raise CDFFormatError(f"{self.path}: not a CDF file (only {size} bytes)")
         magic1, magic2 = struct.unpack(">II", raw.read(0, 8, "magic number"))

@@ -649,12 +649,11 @@ def _fetch_cdf(url: str, size, root: str | None = None):
 
     path = cache.path_for(url)
     if root is not None and Path(root) != cache.cache_dir():
-        target = Path(root) / path.relative_to(cache.cache_dir())
+        target = cache.path_for(url, root=root)
         if target.exists():
             return target
         try:
-            # an absolute relpath puts the entry at ``target`` (pathlib join), with the cache's locks and checks
-            return cache.fetch_file(url, kind="cdf", expected_size=size, relpath=str(target))
+            return cache.fetch_file(url, kind="cdf", expected_size=size, root=root)
         except (CacheError, PermissionError):
             pass
     if path.exists():
