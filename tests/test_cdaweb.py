@@ -73,8 +73,8 @@ def check_ramp(ds, offset=0.0):
 def test_three_days_exact_values_one_chunk_per_file(site, tmp_path):
     with use(site, tmp_path):
         ds = lazy(lambda: xspace.get_data("cdaweb/XS_TEST_1MIN", "2020-01-01", "2020-01-04"))
-        # the first file repeats 2020-01-02T00:00: taken once, from the first file
-        assert ds["ramp"].chunks == ((1441, 1439, 1440),)
+        # the first file repeats 2020-01-02T00:00: taken once, from the second file (its own day)
+        assert ds["ramp"].chunks == ((1440, 1440, 1440),)
         assert isinstance(ds["vec"].data, dask.array.Array)
         t = ds["Epoch"].values
         expected_t = np.datetime64("2020-01-01", "ns") + np.arange(3 * 1440) * MINUTE
@@ -86,9 +86,9 @@ def test_three_days_exact_values_one_chunk_per_file(site, tmp_path):
         assert np.isnan(ds["ramp_gappy"].values[30])
         assert ds["vec"].dims == ("Epoch", "cartesian")
         assert ds["label_vec"].values.tolist() == ["ramp      ", "-ramp     ", "2 ramp    "]
-        # the other boundary rule: the repeated record is taken from the second file (same values here)
-        nxt = xspace.get_data("cdaweb/XS_TEST_1MIN", "2020-01-01", "2020-01-04", boundary="next")
-        assert nxt["ramp"].chunks == ((1440, 1440, 1440),)
+        # the other boundary rule: the repeated record is taken from the first file (same values here)
+        nxt = xspace.get_data("cdaweb/XS_TEST_1MIN", "2020-01-01", "2020-01-04", boundary="first")
+        assert nxt["ramp"].chunks == ((1441, 1439, 1440),)
         xr.testing.assert_identical(nxt.load(), ds.load())
 
 
@@ -286,11 +286,13 @@ def test_new_version_supersedes_the_cached_one_after_the_ttl(small_site, tmp_pat
         assert sum(srv.counts.values()) == 0
         time.sleep(0.6)
         new = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02", "2020-01-03", load=True, ttl=0.5)
-        # 2020-01-02T00:00 is also the last record of the previous day's file (v01): the first copy is kept
+        # 2020-01-02T00:00 is also the last record of the previous day's file (v01): by default the
+        # reprocessed day's own copy is kept (what CDAWeb's data service returns)
+        check_ramp(new.to_dataset(), offset=version_offset("02"))
+        nxt = new
+        # boundary="first": the copy of the earlier file
+        new = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02", "2020-01-03", ttl=0.5, boundary="first")
         assert new.values[0] == ramp_value(new["Epoch"].values[:1])[0]
-        check_ramp(new.isel(Epoch=slice(1, None)).to_dataset(), offset=version_offset("02"))
-        # boundary="next": the reprocessed day's own copy (what CDAWeb's data service returns)
-        nxt = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02", "2020-01-03", ttl=0.5, boundary="next")
         t_exp, v_exp = expected_values(srv.info, "XS_TEST_1MIN", "2020-01-02", "2020-01-03", keep="next")
         np.testing.assert_array_equal(nxt["Epoch"].values, t_exp)
         np.testing.assert_array_equal(nxt.values, v_exp)

@@ -10,9 +10,10 @@ variables were fetched). Output: an ISTP-decoded :class:`xarray.Dataset`, the sa
   downloads its file through the cache (:func:`xspace.fetch.cache.fetch_file`, on whichever dask
   worker runs it), reads the variable with the CDF engine's own reader and decoder
   (:class:`xspace.io._cdfarray.CDFVariableArray`), and keeps the precomputed records;
-* records outside ``[start, stop)`` are dropped, and so are records at the start of a file whose
-  time is not after the last time kept from the previous file (the duplicated boundary record of
-  daily files; ``boundary="next"`` keeps the next file's copy instead);
+* records outside ``[start, stop)`` are dropped, and a record two consecutive files both hold (the
+  duplicated boundary record of daily files) is kept once: from the file whose period it belongs to
+  (``boundary="next"``, the default, as CDAWeb's own data service does), or from the earlier file
+  (``boundary="first"``);
 * non-record-varying variables are taken once, from the first file;
 * attributes of a master CDF, when given, are laid over the files' attributes (CDAWeb's rule: the
   master's ISTP metadata wins), except ``FILLVAL``, which stays the file's so decoding is exactly
@@ -253,7 +254,7 @@ def assemble(
     master=None,
     include_ignore_data: bool = False,
     product: str = "",
-    boundary: str = "first",
+    boundary: str = "next",
 ) -> xr.Dataset:
     """Build the lazy Dataset of ``files`` restricted to ``[start, stop)``.
 
@@ -277,9 +278,9 @@ def assemble(
         Name used in error messages.
     boundary : {"first", "next"}
         Which copy of a record two consecutive files both hold (the boundary record of daily files)
-        is kept: ``"first"`` (default) drops, at the start of a file, the records not after the last
-        time kept from the previous file; ``"next"`` gives the records from the next file's first time
-        on to the next file (what CDAWeb's ``data`` service does). The values differ only when the
+        is kept: ``"next"`` (default) gives the records from the next file's first time on to the next
+        file (what CDAWeb's ``data`` service does); ``"first"`` drops, at the start of a file, the
+        records not after the last time kept from the previous file. The values differ only when the
         two files disagree (e.g. one of them was reprocessed).
 
     Returns

@@ -817,8 +817,10 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
         Download every needed file now (in parallel, with a progress bar) and return loaded data.
     **options
         ``method`` ("rest" or "archive"), ``ttl``, ``block_size``, ``include_ignore_data``, ``virtual``,
-        ``progress``, ``max_connections_per_host``, ``boundary`` ("first" or "next": which copy of a
-        record two consecutive files hold is kept, see :func:`xspace.fetch._assemble.assemble`).
+        ``progress``, ``max_connections_per_host``, ``boundary`` ("next", the default, or "first": which
+        copy of a record two consecutive files hold is kept — "next" takes the copy of the file whose
+        period the record belongs to, as CDAWeb's own data service does; see
+        :func:`xspace.fetch._assemble.assemble`).
 
     Returns
     -------
@@ -900,7 +902,7 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
             master=master,
             include_ignore_data=bool(options.get("include_ignore_data", False)),
             product=product,
-            boundary=options.get("boundary") or "first",
+            boundary=options.get("boundary") or "next",
         )
     for ref in refs:  # blocks read while assembling (non-record-varying values) are worth keeping
         _remote.save_ranges(ref.cdf)
