@@ -41,7 +41,8 @@ Options of :func:`get`
 ----------------------
 ``method`` ("rest" | "archive"), ``ttl`` (seconds), ``block_size`` (bytes per Range request, default
 64 KiB), ``include_ignore_data``, ``virtual``, ``progress``, ``max_connections_per_host``, ``boundary``
-("first" | "next": which copy of the record two consecutive files hold is kept; default "first").
+("next" | "first": which copy of the record two consecutive files hold is kept; default "next", the
+copy of the file whose day it is).
 
 Examples
 --------
@@ -51,7 +52,7 @@ Examples
 ...         xspace.set_options(cdaweb_url=srv.url, cache_dir=tmp):
 ...     ramp = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-01T23:59", "2020-01-02T00:02")
 ...     ramp.values.tolist(), ramp.chunks     # one chunk per daily file
-([10520639.0, 10520640.0, 10520641.0], ((2, 1),))
+([10520639.0, 10520640.0, 10520641.0], ((1, 2),))
 """
 
 from __future__ import annotations
