@@ -200,15 +200,43 @@ def _status_error(resp: requests.Response, url: str, body: bytes = b"") -> HTTPS
     return HTTPStatusError(msg, resp.status_code, url, body)
 
 
-def _attempts(url: str):
-    """Yield attempt numbers, sleeping between them, within the total time bound."""
+_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+class _Retry(Exception):
+    """Raised by one attempt to ask for another (retryable status)."""
+
+    def __init__(self, reason: str, resp=None):
+        super().__init__(reason)
+        self.reason = reason
+        self.resp = resp
+
+
+def _with_retries(url: str, once, what: str = "request"):
+    """Run ``once()`` until it returns, retrying transient failures with backoff within the time bound."""
+    _check_online(url)
     deadline = time.monotonic() + float(OPTIONS["fetch_timeout"])
-    attempt = 0
-    while True:
-        yield attempt, deadline
-        attempt += 1
-        if attempt >= MAX_ATTEMPTS:
-            return
+    last = "no attempt"
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return once()
+        except _Retry as r:
+            last, resp = r.reason, r.resp
+        except _TRANSIENT as exc:
+            fatal = _classify_connection_error(exc, url)
+            if fatal is not None:
+                raise fatal from None
+            last, resp = f"{type(exc).__name__}: {exc}", None
+        except requests.RequestException as exc:
+            raise FetchError(f"cannot {what} {url}: {exc}") from None
+        if attempt + 1 < MAX_ATTEMPTS:
+            _wait(_retry_after(resp, attempt), deadline, url, last)
+    raise FetchError(f"giving up on {url} after {MAX_ATTEMPTS} attempts; last error: {last}")
 
 
 def _wait(delay: float, deadline: float, url: str, why: str) -> None:
@@ -264,39 +292,25 @@ def request(
     ...     request("GET", srv.url + "/x", params={"a": "42"}).text
     '42'
     """
-    _check_online(url)
-    last = "no attempt"
-    for attempt, deadline in _attempts(url):
-        resp = None
-        try:
-            with host_slot(url):
-                resp = _session().request(
-                    method,
-                    url,
-                    params=params,
-                    headers=headers,
-                    timeout=(CONNECT_TIMEOUT, timeout or READ_TIMEOUT),
-                    allow_redirects=True,
-                )
-                body = resp.content  # read inside the slot
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
-            fatal = _classify_connection_error(exc, url)
-            if fatal is not None:
-                raise fatal from None
-            last = f"{type(exc).__name__}: {exc}"
-            _wait(_retry_after(None, attempt), deadline, url, last)
-            continue
-        except requests.RequestException as exc:
-            raise FetchError(f"cannot request {url}: {exc}") from None
+
+    def once():
+        with host_slot(url):
+            resp = _session().request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                timeout=(CONNECT_TIMEOUT, timeout or READ_TIMEOUT),
+                allow_redirects=True,
+            )
+            body = resp.content  # read inside the slot
         if resp.status_code < 300 or resp.status_code in ok_status:
             return resp
         if resp.status_code in RETRY_STATUS:
-            last = f"HTTP {resp.status_code}"
-            _wait(_retry_after(resp, attempt), deadline, url, last)
-            continue
+            raise _Retry(f"HTTP {resp.status_code}", resp)
         raise _status_error(resp, url, body)
-    raise FetchError(f"giving up on {url} after {MAX_ATTEMPTS} attempts; last error: {last}")
+
+    return _with_retries(url, once)
 
 
 def download(url: str, out, *, params=None, headers=None, timeout: float | None = None, progress=None):
@@ -333,56 +347,38 @@ def download(url: str, out, *, params=None, headers=None, timeout: float | None 
     ...     download(srv.url + "/f", buf).status_code, buf.getvalue()
     (200, b'0123456789')
     """
-    _check_online(url)
-    last = "no attempt"
-    for attempt, deadline in _attempts(url):
-        resp = None
-        try:
-            with host_slot(url):
-                resp = _session().get(
-                    url,
-                    params=params,
-                    headers=headers,
-                    timeout=(CONNECT_TIMEOUT, timeout or READ_TIMEOUT),
-                    stream=True,
-                )
-                try:
-                    if resp.status_code == 304:
-                        return resp
-                    if resp.status_code >= 300:
-                        body = resp.raw.read(4096, decode_content=True) if resp.status_code < 500 else b""
-                        if resp.status_code in RETRY_STATUS:
-                            last = f"HTTP {resp.status_code}"
-                        else:
-                            raise _status_error(resp, url, body)
-                    else:
-                        out.seek(0)
-                        out.truncate()
-                        written = 0
-                        for chunk in resp.iter_content(CHUNK):
-                            out.write(chunk)
-                            written += len(chunk)
-                            if progress is not None:
-                                progress(len(chunk))
-                        expected = resp.headers.get("Content-Length")
-                        encoded = resp.headers.get("Content-Encoding", "identity") not in ("", "identity")
-                        if expected is not None and not encoded and written != int(expected):
-                            raise requests.exceptions.ChunkedEncodingError(
-                                f"body ended after {written} of {expected} bytes"
-                            )
-                        out.flush()
-                        return resp
-                finally:
-                    resp.close()
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
-            fatal = _classify_connection_error(exc, url)
-            if fatal is not None:
-                raise fatal from None
-            last = f"{type(exc).__name__}: {exc}"
-            _wait(_retry_after(None, attempt), deadline, url, last)
-            continue
-        except requests.RequestException as exc:
-            raise FetchError(f"cannot download {url}: {exc}") from None
-        _wait(_retry_after(resp, attempt), deadline, url, last)
-    raise FetchError(f"giving up on {url} after {MAX_ATTEMPTS} attempts; last error: {last}")
+
+    def once():
+        with host_slot(url):
+            resp = _session().get(
+                url,
+                params=params,
+                headers=headers,
+                timeout=(CONNECT_TIMEOUT, timeout or READ_TIMEOUT),
+                stream=True,
+            )
+            try:
+                if resp.status_code == 304:
+                    return resp
+                if resp.status_code in RETRY_STATUS:
+                    raise _Retry(f"HTTP {resp.status_code}", resp)
+                if resp.status_code >= 300:
+                    raise _status_error(resp, url, resp.raw.read(4096, decode_content=True))
+                out.seek(0)
+                out.truncate()
+                written = 0
+                for chunk in resp.iter_content(CHUNK):
+                    out.write(chunk)
+                    written += len(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+                expected = resp.headers.get("Content-Length")
+                encoded = resp.headers.get("Content-Encoding", "identity") not in ("", "identity")
+                if expected is not None and not encoded and written != int(expected):
+                    raise requests.exceptions.ChunkedEncodingError(f"body ended after {written} of {expected} bytes")
+                out.flush()
+                return resp
+            finally:
+                resp.close()
+
+    return _with_retries(url, once, "download")
