@@ -38,7 +38,7 @@ import xarray as xr
 
 from ..errors import FetchError, InputError, ProductNotFound
 from ..options import OPTIONS
-from ._times import normalise_range
+from ._times import cut, normalise_range
 
 __all__ = [
     "get_data",
@@ -237,24 +237,6 @@ def unregister_product(name: str) -> None:
         pass
 
 
-def _time_dim(obj) -> str | None:
-    for d in obj.dims:
-        if d in obj.coords and np.issubdtype(obj[d].dtype, np.datetime64):
-            return d
-    return None
-
-
-def _cut(obj, start, stop):
-    dim = _time_dim(obj)
-    if dim is None:
-        return obj
-    t = obj[dim].values
-    keep = (t >= start) & (t < stop)
-    if keep.all():
-        return obj
-    return obj.isel({dim: np.flatnonzero(keep)})
-
-
 def _get_virtual(vp: VirtualProduct, start, stop, load: bool):
     from . import cache as _cache
 
@@ -283,7 +265,7 @@ def _get_virtual(vp: VirtualProduct, start, stop, load: bool):
             f"virtual product {vp.name!r}: the function returned {type(result).__name__}, "
             "expected an xarray DataArray or Dataset"
         )
-    result = _cut(result, start, stop)
+    result = cut(result, start, stop)
     if isinstance(result, xr.DataArray) and result.name is None:
         result = result.rename(vp.name.split("/")[-1])
     if target is not None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["to_utc64", "iso", "compact", "normalise_range"]
+__all__ = ["to_utc64", "iso", "compact", "normalise_range", "time_dim", "cut"]
 
 
 def to_utc64(value, name: str = "start") -> np.datetime64:
@@ -114,3 +114,43 @@ def normalise_range(start, stop) -> tuple[np.datetime64, np.datetime64]:
     if t1 < t0:
         raise InputError(f"stop ({t1}) is before start ({t0}); expected start <= stop")
     return t0, t1
+
+
+def time_dim(obj) -> str | None:
+    """The first dimension of ``obj`` indexed by a datetime64 coordinate, or None.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> time_dim(xr.DataArray([1, 2], coords={"t": np.array(["2020-01-01", "2020-01-02"], "M8[ns]")}, dims="t"))
+    't'
+    """
+    for d in obj.dims:
+        if d in obj.coords and np.issubdtype(obj[d].dtype, np.datetime64):
+            return d
+    return None
+
+
+def cut(obj, t0, t1):
+    """``obj`` restricted to ``[t0, t1)`` along every dimension indexed by a datetime64 coordinate.
+
+    Sorted coordinates are sliced (a view, lazy arrays stay lazy); unsorted ones are masked.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> t = np.arange(np.datetime64("2020-01-01T00", "ns"), np.datetime64("2020-01-01T05", "ns"),
+    ...               np.timedelta64(1, "h"))
+    >>> cut(xr.DataArray(np.arange(5), coords={"t": t}, dims="t"), t[1], t[3]).values
+    array([1, 2])
+    """
+    for dim in list(obj.dims):
+        if dim in obj.coords and np.issubdtype(obj[dim].dtype, np.datetime64):
+            t = obj[dim].values
+            if t.size > 1 and not (t[1:] >= t[:-1]).all():
+                obj = obj.isel({dim: np.flatnonzero((t >= t0) & (t < t1))})
+            else:
+                lo, hi = np.searchsorted(t, t0, "left"), np.searchsorted(t, t1, "left")
+                if lo > 0 or hi < t.size:
+                    obj = obj.isel({dim: slice(int(lo), int(hi))})
+    return obj
