@@ -412,3 +412,39 @@ def test_query_parameters_are_part_of_the_key(tmp_cache):
         b = cache.fetch_bytes(srv.url + "/q", kind="json", params={"v": "2"})
     assert a == b'{"v": "1"}' and b == b'{"v": "2"}'
     assert cache.path_for(srv.url + "/q", {"v": "1"}) != cache.path_for(srv.url + "/q", {"v": "2"})
+
+
+def _download_then_die(cache_dir, url):
+    import xspace as xs
+    from xspace.fetch import cache as c
+
+    with xs.set_options(cache_dir=cache_dir):
+        c.fetch_file(url)
+
+
+def test_killed_download_leaves_no_entry(archive, tmp_cache, monkeypatch):
+    url = _url(archive)
+    archive.faults.stall(REAL, seconds=30)
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=_download_then_die, args=(str(tmp_cache), url))
+    proc.start()
+    deadline = time.monotonic() + 60
+    while archive.count(REAL) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.kill()  # SIGKILL mid-download: no cleanup code runs
+    proc.join()
+    archive.faults.clear()
+    path = cache.path_for(url)
+    assert not path.exists()
+    leftovers = [p for p in path.parent.iterdir()]
+    assert any(p.name.endswith(".lock") for p in leftovers)  # the dead holder's lock
+    assert cache.info()["files"] == 0  # a partial file is never an entry
+    # the next process breaks the dead holder's lock and downloads the whole file
+    assert cache.fetch_file(url).read_bytes() == (CDF_DIR / REAL).read_bytes()
+    partial = [p for p in path.parent.iterdir() if cache._is_partial(p)]
+    assert len(partial) == 1  # pooch's temporary file of the killed download
+    monkeypatch.setattr(cache, "PARTIAL_AGE", 0.0)
+    problems = cache.verify()
+    assert [why for _, why in problems] == ["partial download left by an interrupted process"]
+    assert not partial[0].exists() and path.exists()

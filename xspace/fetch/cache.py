@@ -44,6 +44,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import struct
@@ -76,6 +77,7 @@ __all__ = [
 
 LOCK_EXPIRY = 120.0  # seconds without a refresh after which a lock is broken
 LOCK_POLL = 0.02
+PARTIAL_AGE = 600.0  # seconds after which a temporary download file without a holder is an orphan
 KINDS = ("any", "cdf", "json", "xml", "hapi", "tar", "text", "html")
 
 _pooch_quiet = False
@@ -588,14 +590,25 @@ def forget(url_or_path) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- admin
-def _entries(root: Path):
+_PARTIAL = re.compile(r"tmp[a-z0-9_]{8}|.*\.new")  # pooch's temporary names; a revalidation's new copy
+
+
+def _is_partial(path: Path) -> bool:
+    """A download that a killed process left behind (never a cache entry: those have a .meta file)."""
+    return bool(_PARTIAL.fullmatch(path.name)) and not _meta_path(path).exists()
+
+
+def _entries(root: Path, partial: bool = False):
     if not root.is_dir():
         return
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
             if name.endswith((".meta", ".lock", ".tmp")) or name.startswith("."):
                 continue
-            yield Path(dirpath) / name
+            p = Path(dirpath) / name
+            if _is_partial(p) != partial:
+                continue
+            yield p
 
 
 def info() -> dict:
@@ -647,6 +660,9 @@ def clear(host: str | None = None) -> int:
 def verify(remove: bool = True) -> list[tuple[str, str]]:
     """Check every cached file (size recorded at download time, content kind); return the problems.
 
+    Temporary files of downloads that a killed process left behind (older than :data:`PARTIAL_AGE`
+    seconds) are reported too. They were never cache entries: nothing reads them.
+
     Parameters
     ----------
     remove : bool
@@ -664,6 +680,15 @@ def verify(remove: bool = True) -> list[tuple[str, str]]:
     []
     """
     problems = []
+    for p in _entries(cache_dir(), partial=True):
+        try:
+            if time.time() - p.stat().st_mtime < PARTIAL_AGE:
+                continue  # maybe a download in progress in another process
+        except FileNotFoundError:
+            continue
+        problems.append((str(p), "partial download left by an interrupted process"))
+        if remove:
+            p.unlink(missing_ok=True)
     for p in _entries(cache_dir()):
         meta = _read_meta(p)
         kind = (meta or {}).get("kind") or ("cdf" if p.suffix.lower() == ".cdf" else "any")
