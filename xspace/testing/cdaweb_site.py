@@ -323,7 +323,17 @@ def _global_attrs(dataset_id: str, logical_file_id: str, version: str, spec: dic
         "Logical_source_description": spec["description"],
         "Generated_by": "xspace.testing.cdaweb_site",
         "Generation_date": _GENERATION_DATE,
+        "Time_resolution": _resolution_text(spec["cadence_s"]),
     }
+
+
+def _resolution_text(seconds: int) -> str:
+    """ISTP ``Time_resolution`` text the way CDAWeb's files write it ("1 minute", "10 minutes", "1 hour")."""
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}" + ("s" if n != 1 else "")
+    return f"{seconds} seconds"
 
 
 def _generated_dataset(dataset_id: str, spec: dict, times: np.ndarray, offset: float, version: str,

@@ -920,33 +920,63 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
 
 
 # ---------------------------------------------------------------------------------------- inventory
-def _variables_of(dataset: str, ttl: float):
-    """Parameter nodes of a dataset: REST ``variables``, else the master CDF's data variables."""
+def _time_resolution(master) -> str:
+    """The master's ``Time_resolution`` global attribute (ISTP; free text such as "1 minute"), or ""."""
+    for key, values in getattr(master, "global_attrs", {}).items():
+        if key.lower() == "time_resolution" and values:
+            return str(values[0]).strip()
+    return ""
+
+
+def _variables_of(dataset: str, ttl: float, dataset_meta: dict | None = None):
+    """Parameter nodes of a dataset: names and descriptions from REST ``variables`` (else the master CDF's
+    data variables), overlaid with the master CDF's ``UNITS``/``CATDESC`` and ``Time_resolution`` (cadence)
+    and the dataset's time coverage (catalog), so each node shows description, units, coverage, cadence."""
     from .. import cache
     from ..inventory import Node
 
-    out = []
+    rows: list[tuple[str, dict]] = []
     try:
         body = cache.fetch_bytes(_rest(f"/datasets/{dataset}/variables"), kind="json", ttl=ttl, headers=_JSON)
         doc = json.loads(body)
         for vd in doc.get("VariableDescription") or []:
             name = vd.get("Name")
             if name:
-                meta = {"description": vd.get("LongDescription") or vd.get("ShortDescription") or ""}
-                out.append(Node(name, f"cdaweb/{dataset}/{name}", "parameter", meta=meta))
-        if out:
-            return out
+                rows.append((name, {"description": vd.get("LongDescription") or vd.get("ShortDescription") or ""}))
     except (FetchError, ValueError, AttributeError):
-        pass
+        rows = []
     master = _master(dataset, ttl)
+    cadence = ""
     if master is not None:
-        for name, v in master.variables.items():
-            vt = str(v.attrs.get("VAR_TYPE", "")).strip().lower()
-            if vt != "data":
+        cadence = _time_resolution(master)
+        if not rows:
+            rows = [(name, {}) for name, v in master.variables.items()
+                    if str(v.attrs.get("VAR_TYPE", "")).strip().lower() == "data"]
+        for name, meta in rows:
+            v = master.variables.get(name)
+            if v is None:
                 continue
-            meta = {k: str(v.attrs[a]) for k, a in (("description", "CATDESC"), ("units", "UNITS"))
-                    if a in v.attrs}
-            out.append(Node(name, f"cdaweb/{dataset}/{name}", "parameter", meta=meta))
+            if not meta.get("description") and v.attrs.get("CATDESC"):
+                meta["description"] = str(v.attrs["CATDESC"])
+            units = v.attrs.get("UNITS")
+            if units is not None and str(units).strip():
+                meta["units"] = str(units).strip()
+    coverage = dict(dataset_meta or {})
+    if not coverage.get("start"):
+        try:
+            info = catalog(ttl).get(dataset)
+        except FetchError:
+            info = None
+        if info is not None:
+            coverage = {"start": _iso_catalog(info.start), "stop": _iso_catalog(info.stop)}
+    out = []
+    for name, meta in rows:
+        for key in ("start", "stop"):
+            if coverage.get(key):
+                meta[key] = coverage[key]
+        if cadence:
+            meta["cadence"] = cadence
+        out.append(Node(name, f"cdaweb/{dataset}/{name}", "parameter", meta=meta))
     return out
 
 
@@ -994,7 +1024,7 @@ def tree_from_catalog(data: bytes):
                 if info.pi:
                     meta["pi"] = info.pi
                 datasets.append(Node(info.id, f"cdaweb/{info.id}", "dataset", meta=meta,
-                                     children=_LazyVariables(info.id)))
+                                     children=_LazyVariables(info.id, meta)))
             instruments.append(Node(inst, f"cdaweb/{mission}/{inst}", "instrument", children=datasets))
         meta = {"description": labels[mission]} if mission in labels else {}
         missions.append(Node(mission, f"cdaweb/{mission}", "mission", meta=meta, children=instruments))
@@ -1004,11 +1034,12 @@ def tree_from_catalog(data: bytes):
 class _LazyVariables:
     """Loader of a dataset node's variables (REST ``variables``, else the master CDF)."""
 
-    def __init__(self, dataset: str):
+    def __init__(self, dataset: str, meta: dict | None = None):
         self.dataset = dataset
+        self.meta = meta
 
     def __call__(self, node=None):
-        return _variables_of(self.dataset, float(OPTIONS["cache_ttl"]))
+        return _variables_of(self.dataset, float(OPTIONS["cache_ttl"]), getattr(node, "meta", self.meta))
 
 
 def inventory():
@@ -1031,5 +1062,5 @@ def inventory():
     from ..inventory import cached_tree
 
     ttl = float(OPTIONS["cache_ttl"])
-    return cached_tree("cdaweb", _catalog_url(), tree_from_catalog, ttl=ttl, kind="xml", version=1,
-                       lazy=lambda node: _variables_of(node.name, float(OPTIONS["cache_ttl"])))
+    return cached_tree("cdaweb", _catalog_url(), tree_from_catalog, ttl=ttl, kind="xml", version=2,
+                       lazy=lambda node: _variables_of(node.name, float(OPTIONS["cache_ttl"]), node.meta))

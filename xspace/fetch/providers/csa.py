@@ -510,8 +510,9 @@ def get(parts, start, stop, *, load: bool = False, **options):
     return result
 
 
-def _parameter_nodes(dataset_id: str) -> list:
-    """Parameter nodes of one dataset (TAP ``csa.v_parameter``), made when the dataset node is expanded."""
+def _parameter_nodes(dataset_id: str, dataset_meta: dict | None = None) -> list:
+    """Parameter nodes of one dataset (TAP ``csa.v_parameter``), made when the dataset node is expanded;
+    they carry the dataset's time coverage (``start``/``stop`` of ``csa.v_dataset``)."""
     from ..inventory import Node
 
     out = []
@@ -523,13 +524,16 @@ def _parameter_nodes(dataset_id: str) -> list:
                 if isinstance(v, (str, int, float)) and k != "parameter_id" and v not in ("", None)}
         if "caption" in meta and "description" not in meta:
             meta["description"] = meta["caption"]
+        for key in ("start", "stop"):
+            if (dataset_meta or {}).get(key) and key not in meta:
+                meta[key] = dataset_meta[key]
         out.append(Node(pid, f"csa/{dataset_id}/{pid}", "parameter", meta=meta))
     return out
 
 
 def _lazy_children(node) -> list:
     parts = node.path.split("/")
-    return _parameter_nodes(parts[1]) if len(parts) == 2 and node.kind == "dataset" else []
+    return _parameter_nodes(parts[1], node.meta) if len(parts) == 2 and node.kind == "dataset" else []
 
 
 def _datasets_to_node(content: bytes):
@@ -548,7 +552,7 @@ def _datasets_to_node(content: bytes):
                 meta[out] = str(t.astype("datetime64[s]")) + "Z"
         group = ident.split("_", 1)[0] or "other"
         groups.setdefault(group, []).append(
-            Node(ident, f"csa/{ident}", "dataset", meta=meta, children=lambda ident=ident: _parameter_nodes(ident)))
+            Node(ident, f"csa/{ident}", "dataset", meta=meta, children=lambda ident=ident, meta=meta: _parameter_nodes(ident, meta)))
     children = [Node(g, f"csa/{g}", "mission" if g[:1] in "CD" else "group",
                      children=sorted(v, key=lambda n: n.name)) for g, v in sorted(groups.items())]
     return Node("csa", "csa", "provider", meta={"description": "ESA Cluster Science Archive"}, children=children)

@@ -1,0 +1,241 @@
+"""Issue 6 §1 contract, checked the same way for EVERY provider through ``xspace.get_data``.
+
+One local server carries the five stand-ins (CDAWeb archive + REST, a HAPI 3.1 server, SSCWeb, AMDA,
+CSA); for each provider a product whose values are a known function of time is asked for:
+
+* exact ``[start, stop)`` (no missing/duplicated samples at file, piece, request-split or cache
+  boundaries): two consecutive requests concatenated equal one big request, whatever the cut;
+* an empty range gives an empty object (never None) with the dims and dtypes of a full answer;
+* an unknown product raises ProductNotFound naming close matches;
+* lists of products and of ranges;
+* offline: cached -> served, not cached -> OfflineError;
+* errors are never cached (a second call after a server error succeeds once the server is fixed);
+* inventory nodes are accepted by get_data and their repr shows description/units/coverage/cadence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xspace
+from xspace.errors import FetchError, OfflineError, ProductNotFound
+from xspace.testing.cdaweb_site import ramp_value, serve_cdaweb
+from xspace.testing.hapi_site import HapiSite
+from xspace.testing.others_site import OthersSite, amda_value, csa_value, trajectory_value
+
+S = np.timedelta64(1, "s")
+
+
+def _t(text):
+    return np.datetime64(text, "ns")
+
+
+def _grid(t0, t1, step_s, origin="2000-01-01"):
+    """Sample times of a regular grid (origin-aligned) inside [t0, t1)."""
+    t0, t1, o = _t(t0), _t(t1), _t(origin)
+    step = np.timedelta64(step_s, "s").astype("timedelta64[ns]")
+    first = o + -(-(t0 - o) // step) * step
+    return np.arange(first, t1, step)
+
+
+def _hapi_minutes(t):
+    return ((np.asarray(t, "datetime64[ns]").astype(np.int64) // 10**9) // 60).astype(np.float64)
+
+
+# provider -> what to ask and what the answer must be
+#   product: path; step: sampling (s); origin: grid origin; value(times) -> first column
+#   t0, t1: a range across a file/piece/day boundary; cut: where to split it in two
+#   bad: an unknown product and a close match the error must name; fault: URL part of the data request
+SPECS = {
+    "cdaweb": dict(product="cdaweb/XS_TEST_1MIN/ramp", step=60, origin="2000-01-01",
+                   value=ramp_value, t0="2020-01-01T23:50", t1="2020-01-02T00:10",
+                   cuts=["2020-01-02T00:00", "2020-01-01T23:57:30"], bad="cdaweb/XS_TEST_1MN/ramp",
+                   close="XS_TEST_1MIN", fault="/pub/data/", empty_dims=("Epoch",)),
+    "hapi": dict(product="hapi/qa/gen/scalar/value", step=60, origin="1970-01-01",
+                 value=_hapi_minutes, t0="2020-01-01T23:50", t1="2020-01-02T00:10",
+                 cuts=["2020-01-02T00:00", "2020-01-01T23:57:30"], bad="hapi/qa/gen/scalr/value",
+                 close="gen/scalar", fault="/hapi/data", empty_dims=("time",)),
+    "sscweb": dict(product="sscweb/ace", step=720, origin="2000-01-01",
+                   value=lambda t: np.array([trajectory_value(x, "gse")[0] for x in t], float),
+                   t0="2020-01-01T22:00", t1="2020-01-02T02:00",
+                   cuts=["2020-01-02T00:00", "2020-01-01T23:54:30"], bad="sscweb/acee", close="ace",
+                   fault="/locations/", empty_dims=("Epoch", "component")),
+    "amda": dict(product="amda/imf", step=16, origin="2000-01-01",
+                 value=lambda t: np.array([amda_value(x, 0) for x in t], float),
+                 t0="2020-01-01T23:58:08", t1="2020-01-02T00:02:08",
+                 cuts=["2020-01-02T00:00", "2020-01-01T23:59:50"], bad="amda/imff", close="imf",
+                 fault="getParameter.php", empty_dims=("Epoch", "component")),
+    "csa": dict(product="csa/C1_CP_FGM_SPIN/B_mag__C1_CP_FGM_SPIN", step=4, origin="2000-01-01",
+                value=lambda t: np.array([csa_value(x, 0) for x in t], float),
+                t0="2005-01-01T23:59:28", t1="2005-01-02T00:00:32",
+                cuts=["2005-01-02T00:00", "2005-01-01T23:59:58"], bad="csa/C1_CP_FGM_SPN/B_mag__C1_CP_FGM_SPIN",
+                close="C1_CP_FGM_SPIN", fault="/csa-sl-tap/data", empty_dims=("time_tags__C1_CP_FGM_SPIN",)),
+}
+PROVIDERS = list(SPECS)
+
+
+@pytest.fixture(scope="module")
+def world():
+    site = serve_cdaweb(days=3, real_files=False, datasets=["XS_TEST_1MIN"])
+    hapi_url = HapiSite().mount(site)
+    others = OthersSite(site, amda_polls=0)
+    try:
+        yield site, hapi_url, others
+    finally:
+        site.close()
+
+
+@pytest.fixture
+def env(world, tmp_path):
+    site, hapi_url, others = world
+    site.faults.clear()
+    site.reset_counts()
+    with xspace.set_options(cdaweb_url=site.url, hapi_servers={"qa": hapi_url}, cache_dir=tmp_path / "cache",
+                            **others.options()):
+        yield site
+    site.faults.clear()
+
+
+def _first_column(obj):
+    da = obj if isinstance(obj, xr.DataArray) else obj[list(obj.data_vars)[0]]
+    v = da.values
+    return v if v.ndim == 1 else v[:, 0]
+
+
+def _time(obj):
+    for d in obj.dims:
+        if np.issubdtype(obj[d].dtype, np.datetime64):
+            return obj[d].values
+    raise AssertionError(f"no time dimension in {obj.dims}")
+
+
+def _check(obj, spec, t0, t1):
+    assert obj is not None
+    t = _grid(t0, t1, spec["step"], spec["origin"])
+    got = _time(obj)
+    np.testing.assert_array_equal(got, t)
+    np.testing.assert_array_equal(_first_column(obj), spec["value"](t))
+
+
+# ------------------------------------------------------------------------------------ exact ranges
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_exact_range_across_a_boundary(env, provider):
+    spec = SPECS[provider]
+    out = xspace.get_data(spec["product"], spec["t0"], spec["t1"])
+    _check(out, spec, spec["t0"], spec["t1"])
+    # the first sample is exactly `start` (included), the last one is one step before `stop` (excluded)
+    assert _time(out)[0] == _t(spec["t0"]) and _time(out)[-1] == _t(spec["t1"]) - spec["step"] * S
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("which", [0, 1])
+def test_two_consecutive_requests_equal_one(env, provider, which):
+    """Split first (the cache then holds pieces), then one big request: same samples, none twice."""
+    spec = SPECS[provider]
+    cut = spec["cuts"][which]
+    a = xspace.get_data(spec["product"], spec["t0"], cut, load=True)
+    b = xspace.get_data(spec["product"], cut, spec["t1"], load=True)
+    whole = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    _check(a, spec, spec["t0"], cut)
+    _check(b, spec, cut, spec["t1"])
+    _check(whole, spec, spec["t0"], spec["t1"])
+    dim = [d for d in whole.dims if np.issubdtype(whole[d].dtype, np.datetime64)][0]
+    xr.testing.assert_equal(xr.concat([a, b], dim=dim), whole)
+
+
+# ------------------------------------------------------------------------------------ empty ranges
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_empty_range_gives_an_empty_object(env, provider):
+    spec = SPECS[provider]
+    full = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    t = _t(spec["t0"]) + np.timedelta64(1, "s")  # strictly between two samples
+    for a, b in [(spec["t0"], spec["t0"]), (t, t + np.timedelta64(500, "ms"))]:
+        out = xspace.get_data(spec["product"], a, b, load=True)
+        assert out is not None and type(out) is type(full)
+        assert out.dims == full.dims == spec["empty_dims"]
+        assert out.shape[0] == 0 and out.shape[1:] == full.shape[1:]
+        assert out.dtype == full.dtype
+        assert _time(out).dtype == np.dtype("datetime64[ns]")
+        assert out.attrs.get("UNITS", out.attrs.get("units")) == full.attrs.get("UNITS", full.attrs.get("units"))
+
+
+# ------------------------------------------------------------------------------------ not found
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_unknown_product_names_close_matches(env, provider):
+    spec = SPECS[provider]
+    with pytest.raises(ProductNotFound) as err:
+        xspace.get_data(spec["bad"], spec["t0"], spec["t1"])
+    assert spec["close"] in str(err.value)
+    assert isinstance(err.value, KeyError) and isinstance(err.value, FetchError)
+
+
+# ------------------------------------------------------------------------------------ lists
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_lists_of_products_and_ranges(env, provider):
+    spec = SPECS[provider]
+    ranges = [(spec["t0"], spec["cuts"][0]), (spec["cuts"][0], spec["t1"])]
+    out = xspace.get_data(spec["product"], ranges)
+    assert isinstance(out, list) and len(out) == 2
+    for o, (a, b) in zip(out, ranges):
+        _check(o, spec, a, b)
+    both = xspace.get_data([spec["product"], spec["product"]], ranges)
+    assert len(both) == 2 and all(len(x) == 2 for x in both)
+    _check(both[1][1], spec, *ranges[1])
+
+
+# ------------------------------------------------------------------------------------ offline
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_offline_serves_the_cache_and_refuses_the_rest(env, provider):
+    spec = SPECS[provider]
+    online = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    env.reset_counts()
+    with xspace.set_options(offline=True):
+        again = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+        xr.testing.assert_identical(again, online)
+        later = _t(spec["t1"]) + np.timedelta64(1, "D")
+        with pytest.raises(OfflineError):
+            xspace.get_data(spec["product"], later, later + np.timedelta64(1, "h"), load=True)
+    assert sum(env.counts.values()) == 0
+
+
+# ------------------------------------------------------------------------------------ errors
+@pytest.mark.parametrize("kind", ["status", "soft"])
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_errors_are_never_cached(env, provider, kind):
+    spec = SPECS[provider]
+    if kind == "status":
+        env.faults.add(spec["fault"], status=403, times=100)
+    else:
+        env.faults.soft_error(spec["fault"], times=100)
+    with pytest.raises(FetchError):
+        xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    env.faults.clear()
+    out = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    _check(out, spec, spec["t0"], spec["t1"])
+
+
+# ------------------------------------------------------------------------------------ nodes
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_inventory_node_accepted_and_described(env, provider):
+    spec = SPECS[provider]
+    node = xspace.inventory.find(spec["product"])
+    assert node.path == spec["product"]
+    out = xspace.get_data(node, spec["t0"], spec["t1"])
+    _check(out, spec, spec["t0"], spec["t1"])
+    text = repr(node)
+    assert spec["product"] in text
+    expected = {
+        "cdaweb": dict(units="min", start="2020-01-01T00:00:00Z", stop="2020-01-03T23:59:00Z", cadence="1 minute"),
+        "hapi": dict(units="min", start="2000-01-01T00:00:00.000Z", cadence="PT1M"),
+        "sscweb": dict(units="km", cadence="PT720S", start="1997-08-25T17:48:00Z"),
+        "amda": dict(units="nT", cadence="PT16S", start="1997-09-02T00:00:12Z"),
+        "csa": dict(units="nT", start="2000-08-22T00:00:00Z", stop="2024-12-31T23:59:59Z"),
+    }[provider]
+    assert {k: node.meta.get(k) for k in expected} == expected
+    # CSA's TAP dataset view gives no cadence: the other four archives do
+    keys = ("description", "units", "start", "stop") + (("cadence",) if provider != "csa" else ())
+    for key in keys:
+        assert node.meta.get(key) not in (None, ""), f"{spec['product']}: no {key} in {node.meta}"
+        assert str(node.meta[key]) in text
