@@ -72,27 +72,57 @@ SPECS = {
                 t0="2005-01-01T23:59:28", t1="2005-01-02T00:00:32",
                 cuts=["2005-01-02T00:00", "2005-01-01T23:59:58"], bad="csa/C1_CP_FGM_SPN/B_mag__C1_CP_FGM_SPIN",
                 close="C1_CP_FGM_SPIN", fault="/csa-sl-tap/data", empty_dims=("time_tags__C1_CP_FGM_SPIN",)),
+    # HAPI 2.1 names, CSV only, maxRequestDuration PT7M (requests split), at most 4 records per answer
+    # (1408 -> re-split in halves) and a sloppy server that also sends the record at `stop`
+    "hapi-2.1-split": dict(product="hapi/qasplit/gen/scalar/value", step=60, origin="1970-01-01",
+                           value=_hapi_minutes, t0="2020-01-01T23:50", t1="2020-01-02T00:10",
+                           cuts=["2020-01-02T00:00", "2020-01-01T23:57:30"], bad="hapi/qasplit/gen/scalr/value",
+                           close="gen/scalar", fault="/hapi2/data", empty_dims=("time",)),
+    # several AMDA pieces (16 s sampling: pieces of a few days on a fixed grid) and CSA daily pieces
+    "amda-pieces": dict(product="amda/imf", step=16, origin="2000-01-01",
+                        value=lambda t: _amda0(t),
+                        t0="2020-01-01T12:00", t1="2020-01-07T12:00",
+                        cuts=["2020-01-04T00:00", "2020-01-03T07:00:01"], bad="amda/imff", close="imf",
+                        fault="getParameter.php", empty_dims=("Epoch", "component")),
+    "csa-days": dict(product="csa/C1_CP_FGM_SPIN/B_mag__C1_CP_FGM_SPIN", step=4, origin="2000-01-01",
+                     value=lambda t: _csa0(t), t0="2005-01-01T18:00", t1="2005-01-04T06:00",
+                     cuts=["2005-01-03T00:00", "2005-01-02T13:00:02"], bad="csa/C1_CP_FGM_SPN/B_mag__C1_CP_FGM_SPIN",
+                     close="C1_CP_FGM_SPIN", fault="/csa-sl-tap/data", empty_dims=("time_tags__C1_CP_FGM_SPIN",)),
 }
 PROVIDERS = list(SPECS)
+
+
+def _seconds_since_2000(t):
+    return (np.asarray(t, "datetime64[ns]") - np.datetime64("2000-01-01", "ns")).astype(np.int64) / 1e9
+
+
+def _amda0(t):
+    return _seconds_since_2000(t) / 16.0
+
+
+def _csa0(t):
+    return _seconds_since_2000(t) / 4.0
 
 
 @pytest.fixture(scope="module")
 def world():
     site = serve_cdaweb(days=3, real_files=False, datasets=["XS_TEST_1MIN"])
     hapi_url = HapiSite().mount(site)
+    split_url = HapiSite(version="2.1", formats=("csv",), max_request_duration="PT7M", max_records=4,
+                         inclusive_stop=True).mount(site, "/hapi2")
     others = OthersSite(site, amda_polls=0)
     try:
-        yield site, hapi_url, others
+        yield site, {"qa": hapi_url, "qasplit": split_url}, others
     finally:
         site.close()
 
 
 @pytest.fixture
 def env(world, tmp_path):
-    site, hapi_url, others = world
+    site, hapi, others = world
     site.faults.clear()
     site.reset_counts()
-    with xspace.set_options(cdaweb_url=site.url, hapi_servers={"qa": hapi_url}, cache_dir=tmp_path / "cache",
+    with xspace.set_options(cdaweb_url=site.url, hapi_servers=hapi, cache_dir=tmp_path / "cache",
                             **others.options()):
         yield site
     site.faults.clear()
@@ -194,7 +224,7 @@ def test_offline_serves_the_cache_and_refuses_the_rest(env, provider):
     with xspace.set_options(offline=True):
         again = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
         xr.testing.assert_identical(again, online)
-        later = _t(spec["t1"]) + np.timedelta64(1, "D")
+        later = _t(spec["t1"]) + np.timedelta64(40, "D")  # beyond every piece fetched above
         with pytest.raises(OfflineError):
             xspace.get_data(spec["product"], later, later + np.timedelta64(1, "h"), load=True)
     assert sum(env.counts.values()) == 0
@@ -232,10 +262,10 @@ def test_inventory_node_accepted_and_described(env, provider):
         "sscweb": dict(units="km", cadence="PT720S", start="1997-08-25T17:48:00Z"),
         "amda": dict(units="nT", cadence="PT16S", start="1997-09-02T00:00:12Z"),
         "csa": dict(units="nT", start="2000-08-22T00:00:00Z", stop="2024-12-31T23:59:59Z"),
-    }[provider]
+    }[provider.split("-")[0]]
     assert {k: node.meta.get(k) for k in expected} == expected
     # CSA's TAP dataset view gives no cadence: the other four archives do
-    keys = ("description", "units", "start", "stop") + (("cadence",) if provider != "csa" else ())
+    keys = ("description", "units", "start", "stop") + (("cadence",) if not provider.startswith("csa") else ())
     for key in keys:
         assert node.meta.get(key) not in (None, ""), f"{spec['product']}: no {key} in {node.meta}"
         assert str(node.meta[key]) in text

@@ -85,7 +85,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ...errors import FetchError, FileFormatError, InputError, ProductNotFound
+from ...errors import FetchError, FileFormatError, InputError, OfflineError, ProductNotFound
 
 __all__ = [
     "NAME",
@@ -1058,6 +1058,12 @@ class _Request:
         q = self.query(t0, t1)
         try:
             path = cache.fetch_file(url, params=q, kind="hapi", immutable=False, ttl=_ttl())
+        except OfflineError:
+            # the server may have answered 1408 for this piece when online: its halves are then what the
+            # cache holds (depth-first, so a piece cached nowhere fails after one look-up per level)
+            if splittable:
+                return self._halves(t0, t1, depth)
+            raise
         except FetchError as exc:
             err = _http_error(exc, url)
             if isinstance(err, HAPIError) and err.code == 1201:
