@@ -269,3 +269,43 @@ def test_inventory_node_accepted_and_described(env, provider):
     for key in keys:
         assert node.meta.get(key) not in (None, ""), f"{spec['product']}: no {key} in {node.meta}"
         assert str(node.meta[key]) in text
+
+
+# ------------------------------------------------------------------------------------ cache hits
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_second_call_makes_no_request(env, provider):
+    spec = SPECS[provider]
+    first = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    env.reset_counts()
+    again = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    xr.testing.assert_identical(again, first)
+    assert sum(env.counts.values()) == 0, dict(env.counts)
+
+
+# ------------------------------------------------------------------------------------ laziness
+@pytest.mark.parametrize("provider", ["cdaweb", "csa"])
+def test_archive_files_give_dask_backed_results(env, provider):
+    import dask.array as dsa
+
+    spec = SPECS[provider]
+    lazy = xspace.get_data(spec["product"], spec["t0"], spec["t1"])
+    assert isinstance(lazy.data, dsa.Array)
+    loaded = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    assert isinstance(loaded.data, np.ndarray)
+    xr.testing.assert_identical(lazy.load(), loaded)
+
+
+# ------------------------------------------------------------------------------------ datasets
+@pytest.mark.parametrize("product, t0, t1, names", [
+    ("cdaweb/XS_TEST_1MIN", "2020-01-01T23:58", "2020-01-02T00:02", {"ramp", "vec"}),
+    ("hapi/qa/gen/vector", "2020-01-01T23:58", "2020-01-02T00:02", {"B"}),
+    ("csa/C1_CP_FGM_SPIN", "2005-01-01T23:59:52", "2005-01-02T00:00:08", {"B_mag__C1_CP_FGM_SPIN"}),
+])
+def test_a_dataset_gives_a_dataset(env, product, t0, t1, names):
+    ds = xspace.get_data(product, t0, t1, load=True)
+    assert isinstance(ds, xr.Dataset)
+    assert names <= set(ds.data_vars)
+    tdim = [d for d in ds.dims if np.issubdtype(ds[d].dtype, np.datetime64)][0]
+    assert ds[tdim].values[0] == _t(t0) and ds[tdim].values[-1] < _t(t1)
+    empty = xspace.get_data(product, t0, t0)
+    assert isinstance(empty, xr.Dataset) and empty.sizes[tdim] == 0 and names <= set(empty.data_vars)

@@ -78,6 +78,7 @@ import difflib
 import io
 import json
 import re
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -1028,6 +1029,11 @@ def _pieces(start: np.datetime64, stop: np.datetime64, max_duration: np.timedelt
     return out
 
 
+#: Data requests a server refused with 1408 (too much data) in this process: asked for in halves at once
+_RESPLIT: set[str] = set()
+_RESPLIT_LOCK = threading.Lock()
+
+
 class _Request:
     def __init__(self, base: str, dataset: str, names: list[str] | None, meta: dict, fmt: str, v3: bool):
         self.base, self.dataset, self.names, self.meta, self.fmt, self.v3 = base, dataset, names, meta, fmt, v3
@@ -1045,7 +1051,12 @@ class _Request:
         q["include"] = "header"
         return q
 
-    def _halves(self, t0, t1, depth: int):
+    def _halves(self, t0, t1, depth: int, key: str | None = None):
+        if key is not None:  # the server refused this piece with 1408: go to its halves next time at once
+            with _RESPLIT_LOCK:
+                if len(_RESPLIT) > 100_000:
+                    _RESPLIT.clear()
+                _RESPLIT.add(key)
         mid = t0 + (t1 - t0) // 2
         return self.fetch(t0, mid, depth + 1) + self.fetch(mid, t1, depth + 1)
 
@@ -1056,6 +1067,9 @@ class _Request:
 
         url = f"{self.base}/data"
         q = self.query(t0, t1)
+        key = f"{url}?{_qs(q)}"
+        if splittable and key in _RESPLIT:
+            return self._halves(t0, t1, depth)
         try:
             path = cache.fetch_file(url, params=q, kind="hapi", immutable=False, ttl=_ttl())
         except OfflineError:
@@ -1069,7 +1083,7 @@ class _Request:
             if isinstance(err, HAPIError) and err.code == 1201:
                 return []
             if isinstance(err, HAPIError) and err.code == 1408 and splittable:
-                return self._halves(t0, t1, depth)
+                return self._halves(t0, t1, depth, key)
             if err is exc:
                 raise
             raise err from None
@@ -1079,7 +1093,7 @@ class _Request:
         except HAPIError as exc:
             cache.forget(path)
             if exc.code == 1408 and splittable:
-                return self._halves(t0, t1, depth)
+                return self._halves(t0, t1, depth, key)
             raise
         except FileFormatError as exc:
             cache.forget(path)  # never keep an answer we cannot read
