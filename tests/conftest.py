@@ -62,3 +62,39 @@ def same_value(x, y) -> bool:
     if xa.dtype != ya.dtype or xa.shape != ya.shape:
         return False
     return bool(np.array_equal(xa, ya, equal_nan=xa.dtype.kind in "fcmM"))
+
+
+# ------------------------------------------------------------------------------ no network in tests
+import socket as _socket
+
+_LOCAL_NAMES = ("127.", "localhost", "::1", "0.0.0.0", "")
+_real_getaddrinfo = _socket.getaddrinfo
+_real_connect = _socket.socket.connect
+
+
+def _is_local(host) -> bool:
+    host = host.decode() if isinstance(host, bytes) else str(host if host is not None else "")
+    return host.startswith(_LOCAL_NAMES) or host == _socket.gethostname()
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    if not _is_local(host):
+        raise _socket.gaierror(_socket.EAI_NONAME, f"tests make no network request (asked for {host!r})")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+def _guarded_connect(self, address):
+    if isinstance(address, tuple) and not _is_local(address[0]):
+        raise OSError(101, f"tests make no network request (connect to {address!r})")  # ENETUNREACH
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Only 127.0.0.1 servers the tests start: anything else fails as if the network were down."""
+    monkeypatch.setattr(_socket, "getaddrinfo", _guarded_getaddrinfo)
+    monkeypatch.setattr(_socket.socket, "connect", _guarded_connect)
+    from xspace.fetch import _http
+
+    monkeypatch.setattr(_http, "_network_down_since", None)
+    yield
