@@ -424,7 +424,7 @@ def _download_then_die(cache_dir, url):
 
 def test_killed_download_leaves_no_entry(archive, tmp_cache, monkeypatch):
     url = _url(archive)
-    archive.faults.stall(REAL, seconds=5)
+    archive.faults.stall(REAL, seconds=2)
     ctx = multiprocessing.get_context("spawn")
     proc = ctx.Process(target=_download_then_die, args=(str(tmp_cache), url))
     proc.start()
