@@ -309,3 +309,38 @@ def test_a_dataset_gives_a_dataset(env, product, t0, t1, names):
     assert ds[tdim].values[0] == _t(t0) and ds[tdim].values[-1] < _t(t1)
     empty = xspace.get_data(product, t0, t0)
     assert isinstance(empty, xr.Dataset) and empty.sizes[tdim] == 0 and names <= set(empty.data_vars)
+
+
+# ------------------------------------------------------------------------------------ speed paths
+def test_lazy_build_reads_each_file_metadata_with_one_request(env):
+    """The first file's metadata needs 2 Range requests; its siblings (same layout) 1 each."""
+    from xspace.fetch.providers import cdaweb
+
+    cdaweb._REFS.clear()
+    lazy = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-01T12:00", "2020-01-03T12:00")
+    reqs = env.requests("/pub/data/xspace/test/one_min/")
+    assert reqs and all("Range" in r.headers for r in reqs), "the lazy build downloaded a whole file"
+    per_file = {}
+    for r in reqs:
+        per_file[r.path.rsplit("/", 1)[1]] = per_file.get(r.path.rsplit("/", 1)[1], 0) + 1
+    assert sorted(per_file.values()) == [1, 1, 2], per_file
+    t = _grid("2020-01-01T12:00", "2020-01-03T12:00", 60)
+    np.testing.assert_array_equal(lazy.values, ramp_value(t))
+
+
+def test_load_does_not_import_distributed(tmp_path):
+    """load=True computes with dask's threaded scheduler: no 0.3 s import of dask.distributed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, xspace\n"
+        "from xspace.testing.cdaweb_site import serve_cdaweb\n"
+        "with serve_cdaweb(days=1, real_files=False, datasets=['XS_TEST_1MIN']) as s, "
+        f"xspace.set_options(cdaweb_url=s.url, cache_dir={str(tmp_path)!r}, progress=False):\n"
+        "    ds = xspace.get_data('cdaweb/XS_TEST_1MIN', '2020-01-01', '2020-01-01T01:00', load=True)\n"
+        "print(ds.sizes['Epoch'], float(ds.ramp[0]), 'distributed' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["60", "10519200.0", "False"]

@@ -76,6 +76,30 @@ class FileRef:
 
 
 # --------------------------------------------------------------------------------------------- reading
+def load_now(obj):
+    """``obj.load()``, with dask's threaded scheduler unless the user chose a scheduler.
+
+    A first ``.load()`` otherwise imports ``dask.distributed`` (about 0.3 s) only to learn that no
+    ``Client`` is active — and none can be while ``distributed`` is not imported. With ``distributed``
+    imported or a scheduler configured, dask's own choice is kept.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> load_now(xr.DataArray(da.arange(3, chunks=2))).values.tolist()
+    [0, 1, 2]
+    """
+    import sys
+
+    import dask
+
+    if "distributed" in sys.modules or dask.config.get("scheduler", None) is not None:
+        return obj.load()
+    import dask.threaded
+
+    return obj.load(scheduler=dask.threaded.get)
+
+
 def _pad(f, v, dtype):
     raw = np.empty((), dtype=dtype)
     raw[...] = f._pad_value(v, dtype)

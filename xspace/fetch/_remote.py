@@ -43,6 +43,7 @@ from ..io import _cdf
 
 __all__ = [
     "RangeSource", "RemoteCDFFile", "open_remote", "save_ranges", "ranges_path", "forget_ranges", "DEFAULT_BLOCK_SIZE",
+    "metadata_blocks",
 ]
 
 DEFAULT_BLOCK_SIZE = 1 << 16  # 64 KiB
@@ -70,6 +71,9 @@ class RangeSource:
         Blocks already known (block index -> bytes), e.g. loaded from disk.
     size : int, optional
         Total size of the file, when known.
+    first_blocks : int
+        Blocks asked for by the first request (when ``size`` is not given), e.g. as many as the
+        metadata of a sibling file needed: one request then often reads all the metadata.
 
     Attributes
     ----------
@@ -88,7 +92,7 @@ class RangeSource:
     _window = None  # the parser sets/resets this attribute of local sources; unused here
 
     def __init__(self, url: str, *, block_size: int = DEFAULT_BLOCK_SIZE, blocks: dict | None = None,
-                 size: int | None = None):
+                 size: int | None = None, first_blocks: int = 1):
         self.path = url
         self.url = url
         self.block_size = int(block_size)
@@ -99,8 +103,8 @@ class RangeSource:
         self.dirty = False
         self._store: Path | None = None  # blocks dropped from memory, to be reloaded from there
         self._lock = threading.Lock()
-        if self.size is None:
-            self._fetch(0, 0)
+        if self.size is None:  # the first request also tells the size (Content-Range)
+            self._fetch(0, max(int(first_blocks), 1) - 1)
 
     # --------------------------------------------------------------------------- fetching
     def _fetch(self, first: int, last: int) -> None:
@@ -368,7 +372,8 @@ def release(f) -> None:
             src.drop(path)
 
 
-def open_remote(url: str, *, block_size: int = DEFAULT_BLOCK_SIZE, expected_size: int | None = None):
+def open_remote(url: str, *, block_size: int = DEFAULT_BLOCK_SIZE, expected_size: int | None = None,
+                first_blocks: int = 1):
     """Parse the CDF file at ``url``: its cached copy if any, else its header records over HTTP Range.
 
     Parameters
@@ -379,6 +384,10 @@ def open_remote(url: str, *, block_size: int = DEFAULT_BLOCK_SIZE, expected_size
         Range request granularity (bytes).
     expected_size : int, optional
         File size announced by the listing (checked against the server's).
+    first_blocks : int
+        Blocks the first Range request asks for (see :func:`metadata_blocks`): the files of one
+        dataset share a layout, so the span of blocks one file's metadata needed usually serves the
+        next file's metadata in a single request instead of two or more.
 
     Returns
     -------
@@ -398,7 +407,7 @@ def open_remote(url: str, *, block_size: int = DEFAULT_BLOCK_SIZE, expected_size
     if src is not None and src.block_size != block_size:
         block_size = src.block_size
     if src is None:
-        src = RangeSource(url, block_size=block_size, size=None)
+        src = RangeSource(url, block_size=block_size, size=None, first_blocks=first_blocks)
     if expected_size is not None and src.size is not None and src.size != expected_size:
         raise FetchError(f"{url}: the server has {src.size} bytes, the listing announced {expected_size}")
     if src.full_body is not None:
@@ -410,6 +419,35 @@ def open_remote(url: str, *, block_size: int = DEFAULT_BLOCK_SIZE, expected_size
     except WholeFileNeeded:
         path = cache.fetch_file(url, kind="cdf", expected_size=src.size)
         return cdf_file(str(path))
+
+
+def metadata_blocks(f, limit: int = 8) -> int:
+    """How many leading blocks to ask for at once when opening a sibling of the remote file ``f``.
+
+    The blocks ``f``'s metadata (structure and times) needed, when they form one run from the start
+    of the file of at most ``limit`` blocks (512 KiB by default): asking for that run at once costs no
+    more bytes than the separate requests would, and saves their round trips. Otherwise 1 (metadata
+    spread through a big file: asking for the span would download data nobody asked for).
+
+    Examples
+    --------
+    >>> src = RangeSource("http://127.0.0.1:9/x", blocks={0: b"a", 1: b"b"}, size=2, block_size=1)
+    >>> class F: pass
+    >>> f = F(); f.src = src
+    >>> metadata_blocks(f)
+    2
+    >>> src.blocks = {0: b"a", 5: b"b"}
+    >>> metadata_blocks(f)
+    1
+    """
+    src = getattr(f, "src", None)
+    if not isinstance(src, RangeSource) or not src.blocks:
+        return 1
+    touched = sorted(src.blocks)
+    n = touched[-1] + 1
+    if touched[0] != 0 or len(touched) != n or n > limit:
+        return 1
+    return n
 
 
 def save_ranges(f) -> None:

@@ -24,12 +24,16 @@ How a request is served
    (seen once the listing's TTL has expired), the cached copies of older versions are removed
    (:func:`xspace.fetch.cache.forget`).
 3. **Metadata only.** For each file, the CDF header records and the time variables are read with HTTP
-   Range requests (:mod:`xspace.fetch._remote`; a cached file is opened locally instead). The result is
+   Range requests (:mod:`xspace.fetch._remote`; a cached file is opened locally instead). The first
+   file's metadata tells how many leading blocks it needed; the other files (same layout) are then
+   asked for that many blocks in their first request: one request per file. The result is
    dask-backed: one chunk per file whose task downloads the file through the cache (once, wherever
    the task runs) and reads the records selected at build time (:mod:`xspace.fetch._assemble`).
    ``load=True`` downloads every needed file now, in parallel (``max_connections_per_host``), with a
-   progress bar (``progress=True``, or automatically on a terminal for more than a few files).
-4. **Master CDF.** ``/pub/software/cdawlib/0MASTERS/<id>_00000000_v01.cdf`` (cached, revalidated):
+   progress bar (``progress=True``, or automatically on a terminal for more than a few files), and
+   reads them with dask's threaded scheduler (unless a scheduler or a ``distributed`` client is in use).
+4. **Master CDF.** ``/pub/software/cdawlib/0MASTERS/<id>_00000000_v01.cdf`` (cached, revalidated;
+   asked for while the file list is, to save a round trip):
    its variable attributes win over the data files' (as on CDAWeb); its structure gives the variables,
    dimensions and dtypes of an empty result.
 5. **Virtual variables** (``VIRTUAL="TRUE"`` with a ``FUNCT`` attribute in the master: computed by
@@ -664,7 +668,7 @@ def _fetch_cdf(url: str, size, root: str | None = None):
     return path
 
 
-def _open_one(entry: FileEntry, block_size: int):
+def _open_one(entry: FileEntry, block_size: int, first_blocks: int = 1, hint: list | None = None):
     from .. import _remote
     from .._assemble import FileRef, prefetch_times
 
@@ -673,10 +677,13 @@ def _open_one(entry: FileEntry, block_size: int):
         if ref is not None:
             _REFS.move_to_end(entry.url)
             return ref
-    f = _remote.open_remote(entry.url, block_size=block_size, expected_size=entry.size)
+    f = _remote.open_remote(entry.url, block_size=block_size, expected_size=entry.size,
+                            first_blocks=first_blocks)
     size = entry.size if entry.size is not None else getattr(f.src, "size", None)
     ref = FileRef(entry.url, f, size)
     prefetch_times(ref)
+    if hint is not None:
+        hint.append(_remote.metadata_blocks(f))
     _remote.save_ranges(f)
     _remote.release(f)  # the memo keeps structure and times, not whole files
     with _REFS_LOCK:
@@ -696,7 +703,12 @@ def _parallel(func, items, workers: int):
 
 
 def _open_all(entries: list[FileEntry], block: int, workers: int):
-    """FileRefs of ``entries`` (memoised, or parsed in parallel: local or over HTTP Range)."""
+    """FileRefs of ``entries`` (memoised, or parsed in parallel: local or over HTTP Range).
+
+    Files read over HTTP Range: the first one alone, then the others with a first request as large as
+    the run of blocks the first one's metadata needed (:func:`xspace.fetch._remote.metadata_blocks`) —
+    the daily files of a dataset share their layout, so each then costs one request instead of two.
+    """
     refs: list = [None] * len(entries)
     remote = []
     for i, e in enumerate(entries):
@@ -704,7 +716,14 @@ def _open_all(entries: list[FileEntry], block: int, workers: int):
             refs[i] = _open_one(e, block)
         else:
             remote.append(i)
-    for i, ref in zip(remote, _parallel(lambda i: _open_one(entries[i], block), remote, workers)):
+    first_blocks = 1
+    if len(remote) > 1:
+        hint: list[int] = []
+        refs[remote[0]] = _open_one(entries[remote[0]], block, hint=hint)
+        remote = remote[1:]
+        first_blocks = hint[0] if hint else 1
+    opened = _parallel(lambda i: _open_one(entries[i], block, first_blocks), remote, workers)
+    for i, ref in zip(remote, opened):
         refs[i] = ref
     return refs
 
@@ -840,15 +859,26 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
     if unknown:
         raise InputError(f"cdaweb: unknown option(s) {sorted(unknown)}; expected some of {sorted(known)}")
     from .. import _remote
-    from .._assemble import assemble
+    from .._assemble import assemble, load_now
 
     dataset, names = _split(parts)
     start = np.datetime64(start, "ns")
     stop = np.datetime64(stop, "ns")
     ttl = _ttl(options)
     product = f"cdaweb/{'/'.join(parts)}"
-    entries = list_files(dataset, start, stop, method=options.get("method"), ttl=ttl) if stop > start else []
-    master = _master(dataset, ttl)
+    if stop > start:
+        # the master CDF is asked for while the file list is: one round trip less on a cold call
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="xspace-cdaweb-master") as pool:
+            pending = pool.submit(_master, dataset, ttl)
+            try:
+                entries = list_files(dataset, start, stop, method=options.get("method"), ttl=ttl)
+            finally:
+                master = pending.result()
+    else:
+        entries = []
+        master = _master(dataset, ttl)
     block = int(options.get("block_size") or _remote.DEFAULT_BLOCK_SIZE)
     workers = int(options.get("max_connections_per_host") or OPTIONS["max_connections_per_host"])
     if load:  # everything is wanted now: whole files at once, no Range reads of their metadata first
@@ -911,7 +941,7 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
         ds = _virtual_variables(dataset, virtual, start, stop, ttl, ds, master)
     ds.attrs.setdefault("xspace_product", product)
     if load:
-        ds = ds.load()
+        ds = load_now(ds)
     if names is not None and len(names) == 1:
         out = ds[names[0]]
         out.attrs.setdefault("xspace_product", product)

@@ -506,7 +506,9 @@ def get(parts, start, stop, *, load: bool = False, **options):
                            combine_attrs="override", **extra)
     result = _cut(result, start, stop)
     if load:
-        result = result.load()
+        from .._assemble import load_now
+
+        result = load_now(result)
     return result
 
 
