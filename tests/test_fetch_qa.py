@@ -344,3 +344,27 @@ def test_load_does_not_import_distributed(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["60", "10519200.0", "False"]
+
+
+@pytest.mark.parametrize("product, close", [
+    ("cdaweb/XS_TEST_1MIN/rmap", "ramp"),
+    ("cdaweb/XS_TEST_1MN", "XS_TEST_1MIN"),
+    ("hapi/qa/gen/vector/b", "B"),
+    ("hapi/qaa/gen/vector/B", "qa"),
+    ("csa/C1_CP_FGM_SPIN/B_mag__C1_CP_FGM_SPN", "B_mag__C1_CP_FGM_SPIN"),
+    ("sscweb/moom", "moon"),
+    ("amda/im", "imf"),
+    ("cdawb/XS_TEST_1MIN/ramp", "cdaweb"),
+])
+def test_unknown_dataset_or_variable_names_close_matches(env, product, close):
+    with pytest.raises(ProductNotFound) as err:
+        xspace.get_data(product, "2020-01-01", "2020-01-01T01:00")
+    assert close in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("provider", ["cdaweb", "hapi", "sscweb", "amda", "csa"])
+def test_a_range_outside_the_coverage_is_empty(env, provider):
+    spec = SPECS[provider]
+    full = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    out = xspace.get_data(spec["product"], "1990-01-01", "1990-01-02", load=True)
+    assert out.dims == full.dims and out.shape == (0,) + full.shape[1:] and out.dtype == full.dtype
