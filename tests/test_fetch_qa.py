@@ -368,3 +368,18 @@ def test_a_range_outside_the_coverage_is_empty(env, provider):
     full = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
     out = xspace.get_data(spec["product"], "1990-01-01", "1990-01-02", load=True)
     assert out.dims == full.dims and out.shape == (0,) + full.shape[1:] and out.dtype == full.dtype
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("cdaweb/XS_TEST_1MIN", dict(start="2020-01-01T00:00:00Z", stop="2020-01-03T23:59:00Z", cadence="1 minute")),
+    ("hapi/qa/gen/scalar", dict(start="2000-01-01T00:00:00.000Z", stop="2030-01-01T00:00:00.000Z", cadence="PT1M")),
+    ("csa/C1_CP_FGM_SPIN", dict(start="2000-08-22T00:00:00Z", stop="2024-12-31T23:59:59Z")),
+    ("sscweb/ace", dict(start="1997-08-25T17:48:00Z", stop="2024-05-19T23:48:00Z", cadence="PT720S")),
+])
+def test_dataset_nodes_show_coverage_and_cadence(env, path, expected):
+    node = xspace.inventory.find(path)
+    text = repr(node)  # loads the children: the dataset node adopts what they tell
+    assert {k: node.meta.get(k) for k in expected} == expected
+    assert f"time coverage: {expected['start']} -> {expected['stop']}" in text
+    if "cadence" in expected:
+        assert f"cadence: {expected['cadence']}" in text

@@ -1007,7 +1007,10 @@ def _variables_of(dataset: str, ttl: float, dataset_meta: dict | None = None):
         if cadence:
             meta["cadence"] = cadence
         out.append(Node(name, f"cdaweb/{dataset}/{name}", "parameter", meta=meta))
-    return out
+    if not cadence:
+        return out
+    # a node as the answer: the dataset node adopts its cadence along with the variables
+    return Node(dataset, f"cdaweb/{dataset}", "dataset", meta={"cadence": cadence}, children=out)
 
 
 def _iso_catalog(text: str) -> str:

@@ -1289,7 +1289,10 @@ def inventory():
                 if isinstance(pm["units"], list):
                     pm["units"] = ", ".join(pm["units"])
                 out.append(Node(p["name"], f"{NAME}/{alias}/{did}/{p['name']}", "parameter", meta=pm))
-            return out
+            dm = {{"startDate": "start", "stopDate": "stop"}.get(k, k): meta[k]
+                  for k in ("startDate", "stopDate", "cadence") if meta.get(k)}
+            # a node as the answer: the dataset node adopts the coverage and cadence of ``info``
+            return Node(did, f"{NAME}/{alias}/{did}", "dataset", meta=dm, children=out) if dm else out
         return load
 
     children = [Node(alias, f"{NAME}/{alias}", "group", meta={"url": url, "description": f"HAPI server {url}"},
