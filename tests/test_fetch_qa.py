@@ -383,3 +383,17 @@ def test_dataset_nodes_show_coverage_and_cadence(env, path, expected):
     assert f"time coverage: {expected['start']} -> {expected['stop']}" in text
     if "cadence" in expected:
         assert f"cadence: {expected['cadence']}" in text
+
+
+def test_inventory_follows_the_servers_in_the_options(env, world, tmp_path):
+    """A branch built for one server list is replaced when the options point elsewhere."""
+    _, hapi, _ = world
+    assert xspace.inventory.find("hapi/qa/gen/scalar").path == "hapi/qa/gen/scalar"
+    with xspace.set_options(hapi_servers={"elsewhere": hapi["qa"]}):
+        assert "elsewhere" in dir(xspace.inventory.hapi)
+        node = xspace.inventory.find("hapi/elsewhere/gen/scalar/value")
+        _check(xspace.get_data(node, "2020-01-01T00:00", "2020-01-01T00:05"), SPECS["hapi"],
+               "2020-01-01T00:00", "2020-01-01T00:05")
+        with pytest.raises(ProductNotFound):
+            xspace.inventory.find("hapi/qa/gen/scalar")
+    assert "qa" in dir(xspace.inventory.hapi)

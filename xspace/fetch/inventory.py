@@ -725,6 +725,7 @@ class Inventory(Node):
     def __init__(self) -> None:
         super().__init__("inventory", "", "root", {"description": "every product xspace can fetch"})
         self._providers: dict[str, Node] = {}
+        self._where: dict[str, str] = {}  # the server(s) and cache folder each provider branch was built for
         self._virtual = Node("virtual", "virtual", "group",
                              {"description": "products registered with xspace.register_product"})
         self._virtual_lock = threading.Lock()
@@ -732,7 +733,7 @@ class Inventory(Node):
         self._snapshot: tuple | None = None
 
     def _children(self) -> _Kids:
-        snap = tuple(PROVIDERS.items())
+        snap = tuple((name, module, _where(name)) for name, module in PROVIDERS.items())
         kids = self._kids
         if kids is None or snap != self._snapshot:
             with self._root_lock:
@@ -751,12 +752,15 @@ class Inventory(Node):
 
     def _provider(self, name: str) -> Node:
         module = PROVIDERS[name]
+        where = _where(name)
         with self._root_lock:  # one node (hence one catalog load) per provider, whatever the threads
             node = self._providers.get(name)
-            if node is None or node.meta.get("module") != module:
+            if node is None or node.meta.get("module") != module or self._where.get(name) != where:
+                # first use, or the provider now points at another server or cache folder: a new branch
                 node = Node(name, name, "provider", {"module": module},
                             children=lambda: _load_provider(name, module))
                 self._providers[name] = node
+                self._where[name] = where
         return node
 
     def _provider_nodes(self, provider: str | None) -> list[Node]:
@@ -885,6 +889,39 @@ class Inventory(Node):
             return self.find(path)
         except ProductNotFound:
             return None
+
+
+def _where(name: str) -> str:
+    """Where a provider's branch comes from: its server URL(s) and the cache folder (options, env).
+
+    A branch built for one server (or cache folder) is not shown once the options point elsewhere.
+
+    Examples
+    --------
+    >>> import xspace
+    >>> with xspace.set_options(cdaweb_url="http://127.0.0.1:8000", cache_dir="/tmp/a"):
+    ...     a = _where("cdaweb")
+    >>> with xspace.set_options(cdaweb_url="http://127.0.0.1:8001", cache_dir="/tmp/a"):
+    ...     b = _where("cdaweb")
+    >>> a == b
+    False
+    """
+    from . import DEFAULT_URLS, base_url, hapi_servers
+    from .cache import cache_dir
+
+    try:
+        if name == "hapi":
+            servers = sorted(hapi_servers().items())
+        elif name == "cdaweb":
+            servers = [base_url("cdaweb"), get_options().get("cdaweb_catalog_url")
+                       or os.environ.get("XSPACE_CDAWEB_CATALOG_URL") or ""]
+        elif name in DEFAULT_URLS:
+            servers = [base_url(name)]
+        else:
+            servers = []
+        return repr((servers, str(cache_dir())))
+    except Exception:  # a misconfigured provider fails when loaded, with its own message
+        return ""
 
 
 def _load_provider(name: str, module: str) -> Node:
