@@ -35,7 +35,7 @@ OPTIONS: dict[str, Any] = {
     "csa_url": None,
     # fetch: seconds before listings, catalogs and metadata are revalidated
     "cache_ttl": 3600.0,
-    # fetch: bound on the total time of one download, retries included (seconds)
+    # fetch: time budget of the retries of one request: no retry starts past it (seconds)
     "fetch_timeout": 120.0,
     # fetch: progress bar for eager downloads (None = when stderr is a terminal)
     "progress": None,
@@ -92,7 +92,9 @@ class set_options:
     cache_ttl : float
         Seconds before cached listings, catalogs and metadata are revalidated (conditional GET).
     fetch_timeout : float
-        Bound on the total time of one download, retries included (seconds).
+        Time budget of the retries of one request (seconds): no new attempt starts, and no backoff
+        wait is begun, past it. A transfer in progress is not cut (each attempt has its own connect
+        and read time-outs).
     progress : bool or None
         Progress bar for eager downloads; ``None`` shows it when stderr is a terminal.
 
