@@ -397,3 +397,25 @@ def test_inventory_follows_the_servers_in_the_options(env, world, tmp_path):
         with pytest.raises(ProductNotFound):
             xspace.inventory.find("hapi/qa/gen/scalar")
     assert "qa" in dir(xspace.inventory.hapi)
+
+
+def test_one_download_task_per_file_and_no_second_parse(env, monkeypatch):
+    """The chunk tasks of all variables of a file share its download task; files this process has
+    parsed already are read through that structure (no second parse)."""
+    from xspace.fetch.providers import cdaweb
+    from xspace.io import _cdf
+
+    cdaweb._REFS.clear()
+    lazy = xspace.get_data("cdaweb/XS_TEST_1MIN", "2020-01-01T12:00", "2020-01-03T12:00")
+    graph = dict(lazy.__dask_graph__())
+    downloads = [k for k in graph if isinstance(k, tuple) and str(k[0]).startswith("cdf-files-")]
+    assert len(downloads) == 3 and len({graph[k][1] for k in downloads}) == 3
+    parses = []
+    original = _cdf.CDFFile.__init__
+    monkeypatch.setattr(_cdf.CDFFile, "__init__", lambda self, *a, **k: (parses.append(a), original(self, *a, **k))[1])
+    loaded = xspace.get_data("cdaweb/XS_TEST_1MIN", "2020-01-01T12:00", "2020-01-03T12:00", load=True)
+    t = _grid("2020-01-01T12:00", "2020-01-03T12:00", 60)
+    np.testing.assert_array_equal(loaded["Epoch"].values, t)
+    np.testing.assert_array_equal(loaded["ramp"].values, ramp_value(t))
+    np.testing.assert_array_equal(loaded["vec"].values[:, 1], -ramp_value(t))
+    assert len(parses) == 3, [str(p[0]).rsplit("/", 1)[-1] for p in parses]  # each downloaded file parsed once (by the build), not again by the chunk tasks

@@ -38,6 +38,9 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -49,7 +52,7 @@ from ..io import _cdf
 from ..io._cdfarray import CDFVariableArray, Decoder
 from ..io.backend import _Layout, _attr_value, _str_attr, _variable_attrs
 
-__all__ = ["FileRef", "assemble", "read_piece", "related_variables"]
+__all__ = ["FileRef", "assemble", "read_piece", "read_piece_at", "related_variables"]
 
 _LINKS = ("DEPEND_", "LABL_PTR_")
 _DELTAS = ("DELTA_PLUS_VAR", "DELTA_MINUS_VAR")
@@ -162,6 +165,61 @@ def read_piece(fetch, url, size, name, nrec, shape, decoder, lo, hi, index, dtyp
     return out.astype(dtype, copy=False)
 
 
+#: Parsed local files this process holds anyway (the providers' memo of opened files), by absolute path:
+#: a chunk task of this process reads through them instead of parsing the file again.
+_LOCAL_FILES: "weakref.WeakValueDictionary[str, _cdf.CDFFile]" = weakref.WeakValueDictionary()
+
+
+def remember_local(f) -> None:
+    """Let chunk tasks of this process read the parsed local file ``f`` (kept alive by its owner)."""
+    src = getattr(f, "src", None)
+    if isinstance(src, _cdf._Source) and src.data is None:
+        _LOCAL_FILES[os.path.abspath(src.path)] = f
+
+
+_PARSE_LOCKS = [threading.Lock() for _ in range(64)]
+
+
+def _parsed(path: str):
+    """The parsed file at ``path``: one this process holds, else parsed once (the chunk tasks of a
+    file's variables run together right after its download: without the lock each would parse it)."""
+    from ..io._cdfarray import cdf_file
+
+    key = os.path.abspath(path)
+    f = _LOCAL_FILES.get(key)
+    if f is not None:
+        return f
+    with _PARSE_LOCKS[hash(key) % len(_PARSE_LOCKS)]:
+        f = _LOCAL_FILES.get(key)
+        if f is None:
+            try:
+                f = cdf_file(key)  # kept alive by the CDF engine's cache of parsed files
+            except Exception:
+                return None  # the engine's own reader raises its own error
+            if getattr(f, "whole_file_compression", None) is None:
+                _LOCAL_FILES[key] = f
+    return f
+
+
+def read_piece_at(path, name, nrec, shape, decoder, lo, hi, index, dtype):
+    """dask task: the kept records of one variable of the local file ``path``.
+
+    ``path`` is the result of the file's download task (one per file, shared by the variables of the
+    file): dask then reads a file's variables one after the other, while its parsed structure is
+    still in memory, and a dask.distributed cluster reads them where the file was downloaded.
+    A file this process already parsed (:func:`remember_local`) is not parsed again.
+    """
+    f = _parsed(str(path))
+    v = f.variables.get(name) if f is not None else None
+    if v is not None:
+        out = read_decoded(f, v, decoder, nrec, lo, hi)
+    else:
+        out = CDFVariableArray(str(path), name, nrec, decoder, shape)._read(lo, hi)
+    if index is not None:
+        out = out[index]
+    return out.astype(dtype, copy=False)
+
+
 def _missing_piece(n, shape, dtype):
     """dask task: records of a variable absent from one file (NaN/NaT, or zeros for other types)."""
     out = np.zeros((n,) + tuple(shape), dtype=dtype)
@@ -256,14 +314,19 @@ def _encoding(v: _cdf.VariableInfo, decoder: Decoder) -> dict:
     return enc
 
 
-def _dask_array(key: str, tasks: list, chunks: tuple, dtype: np.dtype, ndim: int):
-    """A dask array with one task per chunk along the first axis (a single graph layer)."""
+def _dask_array(key: str, tasks: list, chunks: tuple, dtype: np.dtype, ndim: int, files=None):
+    """A dask array with one task per chunk along the first axis; ``files``: (layer name, layer) of the
+    download tasks the chunk tasks depend on."""
     import dask.array as da
     from dask.highlevelgraph import HighLevelGraph
 
     rest = (0,) * (ndim - 1)
     dsk = {(key, i) + rest: task for i, task in enumerate(tasks)}
-    graph = HighLevelGraph.from_collections(key, dsk, dependencies=())
+    if files is None:
+        graph = HighLevelGraph.from_collections(key, dsk, dependencies=())
+    else:
+        fname, fdsk = files
+        graph = HighLevelGraph({fname: fdsk, key: dsk}, {fname: set(), key: {fname}})
     return da.Array(graph, key, chunks, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
@@ -418,6 +481,13 @@ def assemble(
                 attrs[key] = _attr_value(value, mv.attr_types.get(key, 0), True)
         return attrs
 
+    # one download task per file, shared by the chunk tasks of every variable read from it
+    where = repr(getattr(fetch, "keywords", None) or getattr(fetch, "__qualname__", ""))
+    files_name = "cdf-files-" + hashlib.sha1("|".join(
+        [where] + [f"{r.url}:{r.size}" for r in active]).encode()).hexdigest()[:20]
+    files_dsk = {(files_name, j): (fetch, ref.url, ref.size) for j, ref in enumerate(active)}
+    file_key = {ref.url: (files_name, j) for j, ref in enumerate(active)}
+
     for n in keep:
         v = svars[n]
         decoder = Decoder(v, decode_times=True, mask_fill=True, mask_valid_range=False, little=structure.little)
@@ -443,18 +513,24 @@ def assemble(
                     dec = decoder if ref.cdf is structure else Decoder(
                         fv, decode_times=True, mask_fill=True, mask_valid_range=False, little=ref.cdf.little)
                     dtypes.append(dec.dtype)
-                    pieces.append((read_piece, fetch, ref.url, ref.size, n, nrec, v.shape, dec, lo, hi, index))
+                    pieces.append((read_piece_at, file_key[ref.url], n, nrec, v.shape, dec, lo, hi, index))
                 sizes.append(count)
                 ident.append(f"{ref.url}:{lo}:{hi}:{count}")
             dtype = np.result_type(*dtypes) if dtypes else decoder.dtype
             if not pieces:
                 values = np.empty((0,) + v.shape, dtype=dtype)
             else:
-                tasks = [p + (dtype,) for p in pieces]
                 chunks = (tuple(sizes),) + tuple((s,) for s in v.shape)
-                where = repr(getattr(fetch, "keywords", None) or getattr(fetch, "__qualname__", ""))
                 token = hashlib.sha1("|".join([n, str(dtype), where] + ident).encode()).hexdigest()[:20]
-                values = _dask_array(f"cdf-{n}-{token}", tasks, chunks, dtype, 1 + len(v.shape))
+                # the download layer of the files this variable reads (named after them: variables
+                # reading the same files share it, hence share the download tasks)
+                js = sorted({p[1][1] for p in pieces if p[0] is read_piece_at})
+                lname = f"{files_name}-{hashlib.sha1(repr(js).encode()).hexdigest()[:8]}"
+                layer = {(lname, j): files_dsk[(files_name, j)] for j in js}
+                tasks = [(p[0], (lname, p[1][1])) + p[2:] + (dtype,) if p[0] is read_piece_at else p + (dtype,)
+                         for p in pieces]
+                values = _dask_array(f"cdf-{n}-{token}", tasks, chunks, dtype, 1 + len(v.shape),
+                                     files=(lname, layer))
             var = xr.Variable(dims, values, attrs_of(n, v, decoder))
         var.encoding = _encoding(v, decoder)
         role = layout.role[n]

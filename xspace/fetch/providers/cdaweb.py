@@ -668,15 +668,20 @@ def _fetch_cdf(url: str, size, root: str | None = None):
     return path
 
 
-def _open_one(entry: FileEntry, block_size: int, first_blocks: int = 1, hint: list | None = None):
-    from .. import _remote
-    from .._assemble import FileRef, prefetch_times
+def _open_one(entry: FileEntry, block_size: int, first_blocks: int = 1, hint: list | None = None,
+              local: bool = False):
+    """FileRef of one file (memoised). ``local``: the file is about to be read whole; a memoised
+    structure read over HTTP Range is replaced by the cached file's (the chunk tasks read through it)."""
+    from .. import _remote, cache
+    from .._assemble import FileRef, prefetch_times, remember_local
 
     with _REFS_LOCK:
         ref = _REFS.get(entry.url)
         if ref is not None:
             _REFS.move_to_end(entry.url)
-            return ref
+    if ref is not None and not (local and isinstance(getattr(ref.cdf, "src", None), _remote.RangeSource)
+                                and cache.path_for(entry.url).exists()):
+        return ref
     f = _remote.open_remote(entry.url, block_size=block_size, expected_size=entry.size,
                             first_blocks=first_blocks)
     size = entry.size if entry.size is not None else getattr(f.src, "size", None)
@@ -686,6 +691,7 @@ def _open_one(entry: FileEntry, block_size: int, first_blocks: int = 1, hint: li
         hint.append(_remote.metadata_blocks(f))
     _remote.save_ranges(f)
     _remote.release(f)  # the memo keeps structure and times, not whole files
+    remember_local(f)  # chunk tasks of this process read a cached file through this parsed structure
     with _REFS_LOCK:
         _REFS[entry.url] = ref
         while len(_REFS) > _MAX_REFS:
@@ -702,7 +708,7 @@ def _parallel(func, items, workers: int):
         return list(pool.map(func, items))
 
 
-def _open_all(entries: list[FileEntry], block: int, workers: int):
+def _open_all(entries: list[FileEntry], block: int, workers: int, local: bool = False):
     """FileRefs of ``entries`` (memoised, or parsed in parallel: local or over HTTP Range).
 
     Files read over HTTP Range: the first one alone, then the others with a first request as large as
@@ -712,17 +718,17 @@ def _open_all(entries: list[FileEntry], block: int, workers: int):
     refs: list = [None] * len(entries)
     remote = []
     for i, e in enumerate(entries):
-        if e.url in _REFS:
+        if e.url in _REFS and not local:
             refs[i] = _open_one(e, block)
         else:
             remote.append(i)
     first_blocks = 1
-    if len(remote) > 1:
+    if len(remote) > 1 and not local:
         hint: list[int] = []
         refs[remote[0]] = _open_one(entries[remote[0]], block, hint=hint)
         remote = remote[1:]
         first_blocks = hint[0] if hint else 1
-    opened = _parallel(lambda i: _open_one(entries[i], block, first_blocks), remote, workers)
+    opened = _parallel(lambda i: _open_one(entries[i], block, first_blocks, local=local), remote, workers)
     for i, ref in zip(remote, opened):
         refs[i] = ref
     return refs
@@ -883,7 +889,7 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
     workers = int(options.get("max_connections_per_host") or OPTIONS["max_connections_per_host"])
     if load:  # everything is wanted now: whole files at once, no Range reads of their metadata first
         _download_all(entries, options)
-    refs = _open_all(entries, block, workers)
+    refs = _open_all(entries, block, workers, local=load)
 
     structure = refs[0].cdf if refs else master
     virtual: list[str] = []
