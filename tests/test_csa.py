@@ -157,7 +157,10 @@ def test_empty_ranges(site):
     assert outside.shape == (0, 3)
 
 
-def test_gap_gives_an_empty_result_with_the_right_structure(site):
+@pytest.mark.parametrize("no_data_status", [200, 204])
+def test_gap_gives_an_empty_result_with_the_right_structure(site, no_data_status):
+    """No data in a piece: an empty tar (200) or "204 No Content" — both an empty piece, kept."""
+    site.csa_no_data_status = no_data_status
     site.csa_gaps.add("2005-02-01")
     da = xspace.get_data(VEC, "2005-02-01T01:00", "2005-02-01T02:00")
     assert da.shape == (0, 3) and da.dtype == np.float64
@@ -167,6 +170,9 @@ def test_gap_gives_an_empty_result_with_the_right_structure(site):
     assert t.tolist() == np.array(["2005-01-31T23:59:52", "2005-01-31T23:59:56", "2005-02-02T00:00:00"],
                                   dtype="datetime64[ns]").tolist()
     np.testing.assert_array_equal(both.values, [csa_value(x) for x in t])
+    n = site.count("/csa-sl-tap/data")
+    assert xspace.get_data(VEC, "2005-02-01T01:00", "2005-02-01T02:00").shape == (0, 3)
+    assert site.count("/csa-sl-tap/data") == n  # the empty piece is cached like any other
 
 
 def test_threads_share_one_download(site):

@@ -209,6 +209,7 @@ class OthersSite:
         self.csa_error_status = 400
         self.csa_evil = False
         self.csa_gaps: set[str] = set()  # days ("YYYY-MM-DD") the CSA stand-in has no data for
+        self.csa_no_data_status = 200  # 200: an empty tar when there is no data; 204: "No Content"
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self._jobs: dict[str, list] = {}
@@ -561,6 +562,8 @@ class OthersSite:
             t1 = np.datetime64(q["END_DATE"].rstrip("Z"), "ns")
         except (KeyError, ValueError):
             return Reply(400, "START_DATE and END_DATE must be yyyy-MM-ddTHH:mm:ssZ", content_type="text/plain")
+        if self.csa_no_data_status == 204 and not self.csa_evil and self._csa_cdf(ds, t0, t1) is None:
+            return Reply(204, b"")
         buf = io.BytesIO()
         stamp = str(t0.astype("datetime64[s]")).replace("-", "").replace(":", "").replace("T", "_")
         stop_stamp = str(t1.astype("datetime64[s]")).replace("-", "").replace(":", "").replace("T", "_")

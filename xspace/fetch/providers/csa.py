@@ -355,8 +355,9 @@ def _download_piece(dataset_id: str, t0, t1, folder: Path) -> list[Path]:
         raise FetchError(f"CSA: product request for {dataset_id} {params['START_DATE']}..{params['END_DATE']} "
                          f"failed (HTTP {exc.status}): {message}") from None
     content = resp.content
+    no_content = resp.status_code == 204  # "no content": no file of the dataset in this interval
     stripped = content[:64].lstrip().lower()
-    if content[:2] != b"\x1f\x8b" and (not content or stripped.startswith((b"<", b"{")) or content[257:262] != b"ustar"
+    if not no_content and content[:2] != b"\x1f\x8b" and (not content or stripped.startswith((b"<", b"{")) or content[257:262] != b"ustar"
                                         and content[:1024] != bytes(1024)):
         text = re.sub(r"<[^>]*>", " ", content[:2000].decode("utf-8", "replace"))
         text = " ".join(text.split())[:300]
@@ -367,7 +368,8 @@ def _download_piece(dataset_id: str, t0, t1, folder: Path) -> list[Path]:
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.mkdir()
     try:
-        extract_cdfs(content, tmp)
+        if not no_content:
+            extract_cdfs(content, tmp)
         (tmp / _DONE).write_text(f"{url}?{params}\n")
         with _extract_lock:
             if folder.exists():
