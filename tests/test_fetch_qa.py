@@ -72,6 +72,12 @@ SPECS = {
                 t0="2005-01-01T23:59:28", t1="2005-01-02T00:00:32",
                 cuts=["2005-01-02T00:00", "2005-01-01T23:59:58"], bad="csa/C1_CP_FGM_SPN/B_mag__C1_CP_FGM_SPIN",
                 close="C1_CP_FGM_SPIN", fault="/csa-sl-tap/data", empty_dims=("time_tags__C1_CP_FGM_SPIN",)),
+    # CDAWeb file lists from the archive's directory pages (Apache listings) instead of orig_data
+    "cdaweb-archive": dict(product="cdaweb/XS_TEST_1MIN/ramp", step=60, origin="2000-01-01",
+                           value=ramp_value, t0="2020-01-01T23:50", t1="2020-01-03T00:10",
+                           cuts=["2020-01-02T00:00", "2020-01-02T11:57:30"], bad="cdaweb/XS_TEST_1MN/ramp",
+                           close="XS_TEST_1MIN", fault="/pub/data/", empty_dims=("Epoch",),
+                           options={"method": "archive"}),
     # HAPI 2.1 names, CSV only, maxRequestDuration PT7M (requests split), at most 4 records per answer
     # (1408 -> re-split in halves) and a sloppy server that also sends the record at `stop`
     "hapi-2.1-split": dict(product="hapi/qasplit/gen/scalar/value", step=60, origin="1970-01-01",
@@ -128,6 +134,10 @@ def env(world, tmp_path):
     site.faults.clear()
 
 
+def _get(spec, *args, **kwargs):
+    return xspace.get_data(spec["product"], *args, **spec.get("options", {}), **kwargs)
+
+
 def _first_column(obj):
     da = obj if isinstance(obj, xr.DataArray) else obj[list(obj.data_vars)[0]]
     v = da.values
@@ -153,7 +163,7 @@ def _check(obj, spec, t0, t1):
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_exact_range_across_a_boundary(env, provider):
     spec = SPECS[provider]
-    out = xspace.get_data(spec["product"], spec["t0"], spec["t1"])
+    out = _get(spec, spec["t0"], spec["t1"])
     _check(out, spec, spec["t0"], spec["t1"])
     # the first sample is exactly `start` (included), the last one is one step before `stop` (excluded)
     assert _time(out)[0] == _t(spec["t0"]) and _time(out)[-1] == _t(spec["t1"]) - spec["step"] * S
@@ -165,9 +175,9 @@ def test_two_consecutive_requests_equal_one(env, provider, which):
     """Split first (the cache then holds pieces), then one big request: same samples, none twice."""
     spec = SPECS[provider]
     cut = spec["cuts"][which]
-    a = xspace.get_data(spec["product"], spec["t0"], cut, load=True)
-    b = xspace.get_data(spec["product"], cut, spec["t1"], load=True)
-    whole = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    a = _get(spec, spec["t0"], cut, load=True)
+    b = _get(spec, cut, spec["t1"], load=True)
+    whole = _get(spec, spec["t0"], spec["t1"], load=True)
     _check(a, spec, spec["t0"], cut)
     _check(b, spec, cut, spec["t1"])
     _check(whole, spec, spec["t0"], spec["t1"])
@@ -179,10 +189,10 @@ def test_two_consecutive_requests_equal_one(env, provider, which):
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_empty_range_gives_an_empty_object(env, provider):
     spec = SPECS[provider]
-    full = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    full = _get(spec, spec["t0"], spec["t1"], load=True)
     t = _t(spec["t0"]) + np.timedelta64(1, "s")  # strictly between two samples
     for a, b in [(spec["t0"], spec["t0"]), (t, t + np.timedelta64(500, "ms"))]:
-        out = xspace.get_data(spec["product"], a, b, load=True)
+        out = _get(spec, a, b, load=True)
         assert out is not None and type(out) is type(full)
         assert out.dims == full.dims == spec["empty_dims"]
         assert out.shape[0] == 0 and out.shape[1:] == full.shape[1:]
@@ -206,11 +216,11 @@ def test_unknown_product_names_close_matches(env, provider):
 def test_lists_of_products_and_ranges(env, provider):
     spec = SPECS[provider]
     ranges = [(spec["t0"], spec["cuts"][0]), (spec["cuts"][0], spec["t1"])]
-    out = xspace.get_data(spec["product"], ranges)
+    out = _get(spec, ranges)
     assert isinstance(out, list) and len(out) == 2
     for o, (a, b) in zip(out, ranges):
         _check(o, spec, a, b)
-    both = xspace.get_data([spec["product"], spec["product"]], ranges)
+    both = xspace.get_data([spec["product"], spec["product"]], ranges, **spec.get("options", {}))
     assert len(both) == 2 and all(len(x) == 2 for x in both)
     _check(both[1][1], spec, *ranges[1])
 
@@ -219,14 +229,14 @@ def test_lists_of_products_and_ranges(env, provider):
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_offline_serves_the_cache_and_refuses_the_rest(env, provider):
     spec = SPECS[provider]
-    online = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    online = _get(spec, spec["t0"], spec["t1"], load=True)
     env.reset_counts()
     with xspace.set_options(offline=True):
-        again = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+        again = _get(spec, spec["t0"], spec["t1"], load=True)
         xr.testing.assert_identical(again, online)
-        later = _t(spec["t1"]) + np.timedelta64(40, "D")  # beyond every piece fetched above
+        later = _t(spec["t1"]) + np.timedelta64(400, "D")  # beyond every piece (and listing) fetched above
         with pytest.raises(OfflineError):
-            xspace.get_data(spec["product"], later, later + np.timedelta64(1, "h"), load=True)
+            _get(spec, later, later + np.timedelta64(1, "h"), load=True)
     assert sum(env.counts.values()) == 0
 
 
@@ -240,9 +250,9 @@ def test_errors_are_never_cached(env, provider, kind):
     else:
         env.faults.soft_error(spec["fault"], times=100)
     with pytest.raises(FetchError):
-        xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+        _get(spec, spec["t0"], spec["t1"], load=True)
     env.faults.clear()
-    out = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    out = _get(spec, spec["t0"], spec["t1"], load=True)
     _check(out, spec, spec["t0"], spec["t1"])
 
 
@@ -275,9 +285,9 @@ def test_inventory_node_accepted_and_described(env, provider):
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_second_call_makes_no_request(env, provider):
     spec = SPECS[provider]
-    first = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    first = _get(spec, spec["t0"], spec["t1"], load=True)
     env.reset_counts()
-    again = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    again = _get(spec, spec["t0"], spec["t1"], load=True)
     xr.testing.assert_identical(again, first)
     assert sum(env.counts.values()) == 0, dict(env.counts)
 
@@ -288,9 +298,9 @@ def test_archive_files_give_dask_backed_results(env, provider):
     import dask.array as dsa
 
     spec = SPECS[provider]
-    lazy = xspace.get_data(spec["product"], spec["t0"], spec["t1"])
+    lazy = _get(spec, spec["t0"], spec["t1"])
     assert isinstance(lazy.data, dsa.Array)
-    loaded = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
+    loaded = _get(spec, spec["t0"], spec["t1"], load=True)
     assert isinstance(loaded.data, np.ndarray)
     xr.testing.assert_identical(lazy.load(), loaded)
 
@@ -365,8 +375,8 @@ def test_unknown_dataset_or_variable_names_close_matches(env, product, close):
 @pytest.mark.parametrize("provider", ["cdaweb", "hapi", "sscweb", "amda", "csa"])
 def test_a_range_outside_the_coverage_is_empty(env, provider):
     spec = SPECS[provider]
-    full = xspace.get_data(spec["product"], spec["t0"], spec["t1"], load=True)
-    out = xspace.get_data(spec["product"], "1990-01-01", "1990-01-02", load=True)
+    full = _get(spec, spec["t0"], spec["t1"], load=True)
+    out = _get(spec, "1990-01-01", "1990-01-02", load=True)
     assert out.dims == full.dims and out.shape == (0,) + full.shape[1:] and out.dtype == full.dtype
 
 

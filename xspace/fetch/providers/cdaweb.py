@@ -507,6 +507,20 @@ def _folders(subdividedby: str, start, stop) -> list[str]:
 _HREF_RE = re.compile(r"""href\s*=\s*["']([^"'?#]+)["']""", re.IGNORECASE)
 
 
+def _is_listing(text: str) -> bool:
+    """Whether an HTML page is a directory index (Apache's "Index of /..." with its "Parent Directory").
+
+    Examples
+    --------
+    >>> _is_listing("<html><head><title>Index of /pub/data/ace</title></head><body></body></html>")
+    True
+    >>> _is_listing("<html><body><h1>502 Bad Gateway</h1></body></html>")
+    False
+    """
+    head = text[:4096].lower()
+    return "index of" in head or "parent directory" in text.lower()
+
+
 def _list_archive(dataset: str, start, stop, ttl: float) -> list[FileEntry]:
     from .. import cache
 
@@ -529,14 +543,23 @@ def _list_archive(dataset: str, start, stop, ttl: float) -> list[FileEntry]:
             if _status(exc) == 404:
                 continue  # no data that year/month/day
             raise
-        for href in _HREF_RE.findall(page.decode("utf-8", "replace")):
+        text = page.decode("utf-8", "replace")
+        matched = 0
+        for href in _HREF_RE.findall(text):
             name = href.rstrip("/").rsplit("/", 1)[-1]
             m = regex.match(name)
             if not m:
                 continue
+            matched += 1
             t = _time_of(m)
             if t is not None:
                 found.append((t, urljoin(url, href)))
+        if not matched and not _is_listing(text):
+            # an HTML page that is no directory index (a proxy's error page served with status 200):
+            # not an empty folder, and not to be kept as one
+            cache.forget(url)
+            raise FetchError(f"{url}: expected the archive's directory listing (an 'Index of' page), got "
+                             f"another HTML page: {' '.join(re.sub(r'<[^>]*>', ' ', text).split())[:200]!r}")
     found.sort()
     entries = []
     for i, (t, url) in enumerate(found):
