@@ -429,3 +429,17 @@ def test_one_download_task_per_file_and_no_second_parse(env, monkeypatch):
     np.testing.assert_array_equal(loaded["ramp"].values, ramp_value(t))
     np.testing.assert_array_equal(loaded["vec"].values[:, 1], -ramp_value(t))
     assert len(parses) == 3, [str(p[0]).rsplit("/", 1)[-1] for p in parses]  # each downloaded file parsed once (by the build), not again by the chunk tasks
+
+
+def test_an_unreadable_orig_data_answer_is_not_kept(env):
+    """A 200 orig_data answer cut short (no Content-Length: undetectable in transit) is not JSON: the file
+    list then comes from the archive's directory pages, and the bad answer is not kept."""
+    env.faults.truncate("orig_data", times=1, keep=0.5, length_header=False)
+    t = _grid("2020-01-02T00:00", "2020-01-02T00:05", 60)
+    out = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02T00:00", "2020-01-02T00:05")
+    np.testing.assert_array_equal(out.values, ramp_value(t))
+    assert env.count("orig_data") == 1 and env.count("/pub/data/xspace/test/one_min/2020/") >= 1
+    env.reset_counts()
+    out = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02T00:00", "2020-01-02T00:05")
+    np.testing.assert_array_equal(out.values, ramp_value(t))
+    assert env.count("orig_data") == 1  # asked again: the unreadable answer was not cached

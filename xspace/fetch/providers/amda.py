@@ -697,6 +697,7 @@ def _tree_url() -> str:
             pass
     url = re.sub(r"<[^>]*>", "", text).strip() if "<" in text else text
     if not url or " " in url:
+        cache.forget(f"{base}/getObsDataTree.php")  # an answer we cannot use is not kept
         raise FetchError(f"AMDA: {base}/getObsDataTree.php did not answer a URL: {answer[:200]!r}")
     return urljoin(base + "/", url)
 

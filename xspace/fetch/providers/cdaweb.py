@@ -393,6 +393,7 @@ def _list_rest(dataset: str, start, stop, ttl: float) -> list[FileEntry]:
     try:
         doc = json.loads(body)
     except ValueError as exc:
+        cache.forget(url)  # an answer we cannot read is not kept
         raise FetchError(f"{url}: expected a JSON orig_data answer ({exc})") from None
     if isinstance(doc, dict) and "FileDescription" not in doc and len(doc) == 1:
         inner = next(iter(doc.values()))
@@ -997,7 +998,7 @@ def _variables_of(dataset: str, ttl: float, dataset_meta: dict | None = None):
     rows: list[tuple[str, dict]] = []
     try:
         body = cache.fetch_bytes(_rest(f"/datasets/{dataset}/variables"), kind="json", ttl=ttl, headers=_JSON)
-        doc = json.loads(body)
+        doc = json.loads(body)  # (kind="json": only a valid JSON answer is cached)
         for vd in doc.get("VariableDescription") or []:
             name = vd.get("Name")
             if name:
