@@ -310,6 +310,7 @@ def test_archive_files_give_dask_backed_results(env, provider):
     ("cdaweb/XS_TEST_1MIN", "2020-01-01T23:58", "2020-01-02T00:02", {"ramp", "vec"}),
     ("hapi/qa/gen/vector", "2020-01-01T23:58", "2020-01-02T00:02", {"B"}),
     ("csa/C1_CP_FGM_SPIN", "2005-01-01T23:59:52", "2005-01-02T00:00:08", {"B_mag__C1_CP_FGM_SPIN"}),
+    ("amda/ace-imf-all", "2020-01-01T23:58:08", "2020-01-02T00:02:08", {"imf", "imf_gsm", "imf_mag"}),
 ])
 def test_a_dataset_gives_a_dataset(env, product, t0, t1, names):
     ds = xspace.get_data(product, t0, t1, load=True)
@@ -319,6 +320,12 @@ def test_a_dataset_gives_a_dataset(env, product, t0, t1, names):
     assert ds[tdim].values[0] == _t(t0) and ds[tdim].values[-1] < _t(t1)
     empty = xspace.get_data(product, t0, t0)
     assert isinstance(empty, xr.Dataset) and empty.sizes[tdim] == 0 and names <= set(empty.data_vars)
+    if product.startswith("amda/"):  # the dataset node of the inventory gives the same Dataset
+        xr.testing.assert_identical(xspace.get_data(xspace.inventory.find(product), t0, t1, load=True), ds)
+        t = _grid(t0, t1, 16)
+        np.testing.assert_array_equal(ds[tdim].values, t)
+        np.testing.assert_array_equal(ds["imf"].values[:, 0], _amda0(t))
+        assert ds["imf"].dims == (tdim, "imf_component")
 
 
 # ------------------------------------------------------------------------------------ speed paths

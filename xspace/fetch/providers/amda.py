@@ -607,12 +607,12 @@ def _empty(parameter: str, info: dict) -> xr.DataArray:
 
 def get(parts, start, stop, *, load: bool = False, output_format: str = "ASCII",
         poll_timeout: float | None = None, **options):
-    """One AMDA parameter over ``[start, stop)``.
+    """One AMDA parameter (or every parameter of an AMDA dataset) over ``[start, stop)``.
 
     Parameters
     ----------
     parts : list of str
-        ``[parameter id]`` (the product path after ``"amda/"``).
+        ``[parameter id]`` or ``[dataset id]`` (the product path after ``"amda/"``).
     start, stop : numpy.datetime64
         Time range, ``[start, stop)``.
     load : bool
@@ -624,8 +624,9 @@ def get(parts, start, stop, *, load: bool = False, output_format: str = "ASCII",
 
     Returns
     -------
-    xarray.DataArray
-        Named after the parameter; ``(Epoch,)`` or ``(Epoch, component)``.
+    xarray.DataArray or xarray.Dataset
+        A parameter: named after it, ``(Epoch,)`` or ``(Epoch, component)``. A dataset: a Dataset of its
+        parameters (their second dimension named ``<parameter>_component``).
 
     Raises
     ------
@@ -649,9 +650,14 @@ def get(parts, start, stop, *, load: bool = False, output_format: str = "ASCII",
     parameter = parts[0]
     index = _parameters()
     info: dict = {}
+    if index is not None and parameter not in index:
+        members = [p for p, i in index.items() if i.get("dataset") == parameter]
+        if members:  # a dataset of the tree: its parameters, as one Dataset
+            return _get_dataset(parameter, members, start, stop, fmt, poll_timeout)
     if index is not None:
         if parameter not in index:
-            close = difflib.get_close_matches(parameter, list(index), n=5, cutoff=0.6)
+            datasets = {i.get("dataset") for i in index.values() if i.get("dataset")}
+            close = difflib.get_close_matches(parameter, list(index) + sorted(datasets), n=5, cutoff=0.6)
             hint = f"; close matches: {', '.join('amda/' + c for c in close)}" if close else ""
             raise ProductNotFound(f"amda/{parameter}: no such parameter in AMDA's data tree{hint}")
         info = index[parameter]
@@ -681,6 +687,25 @@ def get(parts, start, stop, *, load: bool = False, output_format: str = "ASCII",
         if info.get("dataset"):
             da.attrs.setdefault("amda_dataset_id", info["dataset"])
     return da
+
+
+def _get_dataset(dataset: str, members: list[str], start, stop, fmt: str, poll_timeout) -> xr.Dataset:
+    """Every parameter of an AMDA dataset over ``[start, stop)``, as one Dataset on the common time axis.
+
+    A parameter's second dimension is named after it (``"<parameter>_component"``): the parameters of a
+    dataset need not have the same components.
+    """
+    arrays = []
+    for p in members:
+        da = get([p], start, stop, output_format=fmt, poll_timeout=poll_timeout)
+        da = da.rename(p)
+        extra = [d for d in da.dims[1:]]
+        if extra:
+            da = da.rename({d: f"{p}_{d}" for d in extra})
+        arrays.append(da)
+    ds = xr.merge(arrays, join="outer", combine_attrs="drop_conflicts", compat="override")
+    ds.attrs.update(amda_dataset_id=dataset, source="AMDA (CDPP)")
+    return ds
 
 
 def _tree_url() -> str:
