@@ -366,6 +366,7 @@ def test_load_does_not_import_distributed(tmp_path):
 @pytest.mark.parametrize("product, close", [
     ("cdaweb/XS_TEST_1MIN/rmap", "ramp"),
     ("cdaweb/XS_TEST_1MN", "XS_TEST_1MIN"),
+    ("cdaweb/xspace", "a mission of the CDAWeb inventory, not a dataset; its datasets: XS_TEST_1MIN"),
     ("hapi/qa/gen/vector/b", "B"),
     ("hapi/qaa/gen/vector/B", "qa"),
     ("csa/C1_CP_FGM_SPIN/B_mag__C1_CP_FGM_SPN", "B_mag__C1_CP_FGM_SPIN"),

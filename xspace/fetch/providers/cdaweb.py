@@ -356,10 +356,17 @@ def catalog(ttl: float | None = None) -> dict[str, DatasetInfo]:
 
 def _not_found(dataset: str, ttl: float, why: str = "") -> ProductNotFound:
     try:
-        ids = list(catalog(ttl))
+        cat = catalog(ttl)
     except FetchError:
-        ids = []
+        cat = {}
+    ids = list(cat)
     close = difflib.get_close_matches(dataset, ids, n=5, cutoff=0.6)
+    # a mission node of the inventory (cdaweb/<Mission>/<Instrument>) is no dataset: name its datasets
+    members = sorted(i.id for i in cat.values() if i.mission == dataset)
+    if members:
+        more = ", ..." if len(members) > 8 else ""
+        return ProductNotFound(f"cdaweb/{dataset}: a mission of the CDAWeb inventory, not a dataset; its "
+                               f"datasets: {', '.join(members[:8])}{more}")
     hint = f"; close matches: {', '.join(close)}" if close else ""
     return ProductNotFound(f"cdaweb/{dataset}: no such CDAWeb dataset{why}{hint}")
 
