@@ -362,10 +362,11 @@ def _not_found(dataset: str, ttl: float, why: str = "") -> ProductNotFound:
     ids = list(cat)
     close = difflib.get_close_matches(dataset, ids, n=5, cutoff=0.6)
     # a mission node of the inventory (cdaweb/<Mission>/<Instrument>) is no dataset: name its datasets
-    members = sorted(i.id for i in cat.values() if i.mission == dataset)
+    members = sorted(i.id for i in cat.values() if i.mission and i.mission.upper() == dataset.upper())
     if members:
         more = ", ..." if len(members) > 8 else ""
-        return ProductNotFound(f"cdaweb/{dataset}: a mission of the CDAWeb inventory, not a dataset; its "
+        mission = next(i.mission for i in cat.values() if i.id == members[0])
+        return ProductNotFound(f"cdaweb/{mission}: a mission of the CDAWeb inventory, not a dataset; its "
                                f"datasets: {', '.join(members[:8])}{more}")
     hint = f"; close matches: {', '.join(close)}" if close else ""
     return ProductNotFound(f"cdaweb/{dataset}: no such CDAWeb dataset{why}{hint}")
