@@ -451,3 +451,14 @@ def test_an_unreadable_orig_data_answer_is_not_kept(env):
     out = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02T00:00", "2020-01-02T00:05")
     np.testing.assert_array_equal(out.values, ramp_value(t))
     assert env.count("orig_data") == 1  # asked again: the unreadable answer was not cached
+
+
+def test_server_computed_variable_over_a_gap_between_samples_is_empty(env):
+    """CDAWeb's virtual variables come from the REST data endpoint; with no record in range the answer is
+    the master's empty variable (the endpoint would answer 404 "No data available.")."""
+    empty = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp_alt", "2020-01-01T00:00:10", "2020-01-01T00:00:20")
+    assert empty.dims == ("Epoch",) and empty.shape == (0,) and empty.dtype == np.float64
+    assert env.count("/sp_phys/datasets/XS_TEST_1MIN/data/") == 0
+    full = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp_alt", "2020-01-01T00:00", "2020-01-01T00:03")
+    np.testing.assert_array_equal(full.values, ramp_value(_grid("2020-01-01T00:00", "2020-01-01T00:03", 60)))
+    assert empty.attrs["CATDESC"] == full.attrs["CATDESC"]

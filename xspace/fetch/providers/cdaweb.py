@@ -816,8 +816,11 @@ def _virtual_variables(dataset: str, names: list[str], start, stop, ttl: float, 
     try:
         doc = json.loads(body)
         files = [fd["Name"] for fd in doc.get("FileDescription") or []]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise FetchError(f"{url}: unexpected answer of the CDAS data endpoint") from None
+        if not files and isinstance(doc, dict) and (doc.get("Error") or doc.get("Status")):
+            raise ValueError("; ".join(str(m) for key in ("Error", "Status", "Message") for m in doc.get(key) or []))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        cache.forget(cache.path_for(url, {"format": "cdf"}))  # an error answer is not kept
+        raise FetchError(f"{url}: unexpected answer of the CDAS data endpoint: {exc}") from None
     parts = []
     for name in files:
         path = cache.fetch_file(urljoin(url, name), kind="cdf")
@@ -976,7 +979,14 @@ def get(parts: list[str], start, stop, *, load: bool = False, **options):
     for ref in refs:  # blocks read while assembling (non-record-varying values) are worth keeping
         _remote.save_ranges(ref.cdf)
     if virtual and stop > start:
-        ds = _virtual_variables(dataset, virtual, start, stop, ttl, ds, master)
+        tdims = {str(master.variables[n].attrs.get("DEPEND_0", "")).strip() for n in virtual}
+        if all(d in ds.dims and ds.sizes[d] == 0 for d in tdims):
+            # no record in range (a gap between samples): the master's empty variables, no request
+            empty = assemble([], start, stop, fetch=_fetch_cdf, variables=virtual, master=master, product=product)
+            for n in virtual:
+                ds[n] = empty[n].variable
+        else:
+            ds = _virtual_variables(dataset, virtual, start, stop, ttl, ds, master)
     ds.attrs.setdefault("xspace_product", product)
     if load:
         ds = load_now(ds)
