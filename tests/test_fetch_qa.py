@@ -78,6 +78,11 @@ SPECS = {
                            cuts=["2020-01-02T00:00", "2020-01-02T11:57:30"], bad="cdaweb/XS_TEST_1MN/ramp",
                            close="XS_TEST_1MIN", fault="/pub/data/", empty_dims=("Epoch",),
                            options={"method": "archive"}),
+    # a variable only CDAWeb's server computes (REST data endpoint), on the files' time axis
+    "cdaweb-virtual": dict(product="cdaweb/XS_TEST_1MIN/ramp_alt", step=60, origin="2000-01-01",
+                           value=ramp_value, t0="2020-01-01T23:50", t1="2020-01-02T00:10",
+                           cuts=["2020-01-02T00:00", "2020-01-01T23:57:30"], bad="cdaweb/XS_TEST_1MIN/ramp_alt2",
+                           close="ramp_alt", fault="/XS_TEST_1MIN/data/", empty_dims=("Epoch",)),
     # HAPI 2.1 names, CSV only, maxRequestDuration PT7M (requests split), at most 4 records per answer
     # (1408 -> re-split in halves) and a sloppy server that also sends the record at `stop`
     "hapi-2.1-split": dict(product="hapi/qasplit/gen/scalar/value", step=60, origin="1970-01-01",
