@@ -467,3 +467,26 @@ def test_server_computed_variable_over_a_gap_between_samples_is_empty(env):
     full = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp_alt", "2020-01-01T00:00", "2020-01-01T00:03")
     np.testing.assert_array_equal(full.values, ramp_value(_grid("2020-01-01T00:00", "2020-01-01T00:03", 60)))
     assert empty.attrs["CATDESC"] == full.attrs["CATDESC"]
+
+
+@pytest.mark.parametrize("product, data", [("hapi/qa/gen/scalar/value", "/hapi/data"), ("amda/imf", "getParameter"),
+                                           ("sscweb/ace", "/locations/")])
+def test_old_pieces_are_kept_for_good_recent_ones_revalidated(env, product, data):
+    """With the TTL at 0, data that ended long ago is served without a data request (metadata is
+    revalidated); recent data is asked again."""
+    import datetime
+
+    now = np.datetime64(datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None), "s")
+    recent = (now - np.timedelta64(3, "h"), now - np.timedelta64(2, "h"))
+    with xspace.set_options(cache_ttl=0):
+        xspace.get_data(product, "2020-01-01T00:00", "2020-01-01T01:00")
+        env.reset_counts()
+        xspace.get_data(product, "2020-01-01T00:00", "2020-01-01T01:00")
+        assert env.count(data) == 0, dict(env.counts)
+        if not product.startswith("hapi"):
+            return  # (the stand-ins' ACE trajectory and AMDA IMF end in 2024-2025: nothing recent to ask)
+        first = xspace.get_data(product, *recent)
+        env.reset_counts()
+        again = xspace.get_data(product, *recent)
+        xr.testing.assert_identical(first, again)
+        assert env.count(data) >= 1

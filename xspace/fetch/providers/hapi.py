@@ -21,8 +21,9 @@ Protocol
   other ``14xx``/``15xx`` raise :class:`HAPIError` (a :class:`~xspace.errors.FetchError`) carrying the
   server's code and message (``1406``/``1407`` raise :class:`~xspace.errors.ProductNotFound`).
 * Caching: every sub-request's answer is one cache entry, ``cache.fetch_file(url, params=...,
-  kind="hapi", immutable=False, ttl=option cache_ttl)`` — a repeated request is served from disk, and
-  after the TTL it is revalidated (HAPI data can be reprocessed, so answers are not immutable).
+  kind="hapi", ttl=option cache_ttl)`` — a repeated request is served from disk. Answers for pieces
+  that ended more than :data:`IMMUTABLE_AFTER_DAYS` days ago are kept for good (no request at all, as
+  for AMDA and CSA pieces); more recent ones are revalidated after the TTL (data still arriving).
   ``capabilities``/``catalog``/``info`` go through ``cache.fetch_bytes`` with the same TTL.
 
 Results are **eager**: HAPI gives no record count or file layout before the data is fetched, so
@@ -75,6 +76,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import datetime
 import io
 import json
 import re
@@ -132,6 +134,9 @@ STATUS_MESSAGES = {
     1500: "Internal server error",
     1501: "Internal server error - upstream request error",
 }
+
+#: Answers for pieces that ended more than this many days ago are never revalidated.
+IMMUTABLE_AFTER_DAYS = 30
 
 _MIN_SPLIT = np.timedelta64(1, "s")  # 1408 re-splitting stops below this piece length
 _MAX_SPLITS = 12  # ... or after this many halvings (at most 4096 pieces per piece of maxRequestDuration)
@@ -1070,8 +1075,10 @@ class _Request:
         key = f"{url}?{_qs(q)}"
         if splittable and key in _RESPLIT:
             return self._halves(t0, t1, depth)
+        now = np.datetime64(datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None), "ns")
+        immutable = bool(t1 < now - np.timedelta64(IMMUTABLE_AFTER_DAYS, "D"))
         try:
-            path = cache.fetch_file(url, params=q, kind="hapi", immutable=False, ttl=_ttl())
+            path = cache.fetch_file(url, params=q, kind="hapi", immutable=immutable, ttl=_ttl())
         except OfflineError:
             # the server may have answered 1408 for this piece when online: its halves are then what the
             # cache holds (depth-first, so a piece cached nowhere fails after one look-up per level)
