@@ -691,7 +691,8 @@ def test_ipython_tab_completion():
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     out = json.loads(run.stdout.decode().strip().splitlines()[-1])
     assert out["True tree.AC"] == ["ACE"] and out["True tree.ACE.MF"] == ["MFI"]
-    assert out["False tree.ACE.MF"] == ["tree.ACE.MFI"]
+    # IPython's own completer returns the whole dotted text (8.x) or only the attribute part (9.x)
+    assert [c.rsplit(".", 1)[-1] for c in out["False tree.ACE.MF"]] == ["MFI"]
     for use_jedi in ("True", "False"):
         assert {c.rsplit(".", 1)[-1] for c in out[f"{use_jedi} tree.ACE.MFI.final___prelim._"]} >= {"_b_"}
     assert "final / prelim" in out['False tree.ACE.MFI["fin']

@@ -69,7 +69,7 @@ DEFAULT_URLS = {
 DEFAULT_HAPI_SERVERS = {
     "cdaweb": "https://cdaweb.gsfc.nasa.gov/hapi",
     "amda": "https://amda.irap.omp.eu/service/hapi",
-    "csa": "https://csa.esac.esa.int/csa-sl-tap/hapi",
+    "csa": "https://csatools.esac.esa.int/HapiServer/hapi",
     "lisird": "https://lasp.colorado.edu/lisird/hapi",
     "intermagnet": "https://imag-data.bgs.ac.uk/GIN_V1/hapi",
 }
