@@ -67,7 +67,6 @@ import json
 import logging
 import os
 import re
-import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -766,13 +765,6 @@ def _open_all(entries: list[FileEntry], block: int, workers: int, local: bool = 
     return refs
 
 
-def _show_progress(options, n: int) -> bool:
-    p = options.get("progress", OPTIONS.get("progress"))
-    if p is not None:
-        return bool(p)
-    return n > 3 and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-
-
 def _download_all(refs, options) -> None:
     """Download the files ``refs`` (with ``url`` and ``size``) now: parallel, bounded per host, progress bar."""
     from .. import cache
@@ -781,14 +773,9 @@ def _download_all(refs, options) -> None:
     if not todo:
         return
     workers = int(options.get("max_connections_per_host") or OPTIONS["max_connections_per_host"])
-    bar = None
-    if _show_progress(options, len(todo)):
-        try:
-            from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
-            bar = tqdm(total=len(todo), unit="file", desc="cdaweb", leave=False)
-        except ImportError:  # pragma: no cover - tqdm is a dependency
-            bar = None
+    bar = progress_bar(len(todo), "cdaweb", "file", options)
     lock = threading.Lock()
 
     def one(r):

@@ -1125,23 +1125,13 @@ class _Request:
 
 def _fetch_parallel(req: _Request, pieces, what: str):
     """Fetch the pieces with at most ``max_connections_per_host`` threads, in order, with a progress bar."""
-    import sys
-
     from ...options import get_options
 
     opts = get_options()
     workers = max(1, min(len(pieces), int(opts.get("max_connections_per_host", 4))))
-    show = opts.get("progress")
-    if show is None:
-        show = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    bar = None
-    if show:
-        try:
-            from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
-            bar = tqdm(total=len(pieces), desc=f"hapi {what}", unit="request")
-        except ImportError:  # tqdm is optional
-            bar = None
+    bar = progress_bar(len(pieces), f"hapi {what}", "request", minimum=1)
 
     def one(piece):
         out = req.fetch(*piece)
