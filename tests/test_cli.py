@@ -44,3 +44,39 @@ def test_demo_runs_every_step(tmp_path, capsys):
         assert abs(sur / l90 - 1) < 0.01  # the surrogate agrees with the solver
     for png in ("sea_stream_interfaces.png", "association_kp_dst.png"):
         assert (tmp_path / png).stat().st_size > 10_000
+    # the fetch step: the real ACE file over HTTP, then the cache
+    assert "cdaweb/AC_K2_MFI/BGSEc: Frozen({'Epoch': 24, 'cartesian': 3}) lazy=True [nT]" in out
+    assert "first hour: [-6.069, 4.097, -2.176]" in out
+    assert "second call from the cache:" in out and ", 0 requests to the server" in out
+    assert "3 dask chunks (one per file); files downloaded so far: 0" in out
+    assert "files downloaded: 3" in out
+
+
+def test_fetch_command_writes_the_data(tmp_path, capsys):
+    import numpy as np
+
+    import xspace
+    from xspace.testing.cdaweb_site import ramp_value, serve_cdaweb
+
+    with serve_cdaweb(days=2, real_files=False, datasets=["XS_TEST_1MIN"]) as site, \
+            xspace.set_options(cdaweb_url=site.url, cache_dir=tmp_path / "cache"):
+        assert main(["fetch", "cdaweb/XS_TEST_1MIN/ramp", "2020-01-01T23:00", "2020-01-02T01:00",
+                     "-o", str(tmp_path / "ramp.nc")]) == 0
+        assert main(["fetch", "cdaweb/NO_SUCH_DATASET", "2020-01-01", "2020-01-02"]) == 1
+    out, err = capsys.readouterr()
+    assert "Epoch=120" in out and "wrote" in out
+    assert "NO_SUCH_DATASET" in err
+    back = xspace.open_netcdf(tmp_path / "ramp.nc")
+    np.testing.assert_array_equal(back["ramp"].values, ramp_value(back["Epoch"].values))
+    assert back["ramp"].attrs["UNITS"] == site.info["datasets"]["XS_TEST_1MIN"]["variables"]["ramp"]["units"]
+
+
+def test_cache_command_on_an_empty_cache(tmp_path, capsys):
+    import xspace
+
+    with xspace.set_options(cache_dir=tmp_path / "empty"):
+        assert main(["cache", "info"]) == 0
+        assert main(["cache", "verify", "--keep"]) == 0
+        assert main(["cache", "clear"]) == 0
+    out = capsys.readouterr().out
+    assert "0 files, 0 B" in out and "0 problems" in out and "removed 0 files" in out
