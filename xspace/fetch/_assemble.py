@@ -50,7 +50,7 @@ import xarray as xr
 from ..errors import InputError, ProductNotFound
 from ..io import _cdf
 from ..io._cdfarray import CDFVariableArray, Decoder
-from ..io.backend import _Layout, _attr_value, _str_attr, _variable_attrs
+from ..io.backend import _Layout, _attr_value, _str_attr, _variable_attrs, _variable_encoding
 
 __all__ = ["FileRef", "assemble", "read_piece", "read_piece_at", "related_variables"]
 
@@ -292,28 +292,6 @@ def _selection(mask: np.ndarray):
     return lo, hi, idx - lo
 
 
-def _encoding(v: _cdf.VariableInfo, decoder: Decoder) -> dict:
-    enc: dict[str, Any] = {
-        "cdf_type": v.cdf_type,
-        "cdf_num_elements": v.num_elements,
-        "cdf_dtype": decoder.raw_dtype,
-        "cdf_compression": v.compression,
-        "cdf_compression_level": v.compression_level,
-        "record_varying": v.record_varying,
-        "cdf_zvariable": v.zvariable,
-        "cdf_dims": v.dims,
-        "cdf_dim_variances": v.dim_varys,
-        "cdf_attribute_types": dict(v.attr_types),
-        "cdf_sparse_records": v.sparse_records,
-        "cdf_blocking_factor": v.blocking_factor,
-    }
-    if v.pad is not None:
-        enc["cdf_pad_value"] = v.pad
-    if decoder.removed_fill is not None:
-        enc["FILLVAL"] = v.attrs["FILLVAL"]
-    return enc
-
-
 def _dask_array(key: str, tasks: list, chunks: tuple, dtype: np.dtype, ndim: int, files=None):
     """A dask array with one task per chunk along the first axis; ``files``: (layer name, layer) of the
     download tasks the chunk tasks depend on."""
@@ -532,7 +510,7 @@ def assemble(
                 values = _dask_array(f"cdf-{n}-{token}", tasks, chunks, dtype, 1 + len(v.shape),
                                      files=(lname, layer))
             var = xr.Variable(dims, values, attrs_of(n, v, decoder))
-        var.encoding = _encoding(v, decoder)
+        var.encoding = _variable_encoding(v, decoder)
         role = layout.role[n]
         if variables is not None and n in variables and n not in record_dims:
             role = "data"  # asked for by name (a time axis asked for stays its dimension's coordinate)

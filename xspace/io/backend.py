@@ -189,6 +189,30 @@ def _variable_attrs(v: _cdf.VariableInfo, decode_times: bool, moved: Iterable[st
     return attrs
 
 
+def _variable_encoding(v: _cdf.VariableInfo, decoder: Decoder) -> dict:
+    """The ``.encoding`` of a decoded variable: what :func:`xspace.to_cdf` needs to write it back as it
+    was (CDF type, compression, pad value, and the ``FILLVAL`` that decoding turned into NaN/NaT)."""
+    encoding: dict[str, Any] = {
+        "cdf_type": v.cdf_type,
+        "cdf_num_elements": v.num_elements,
+        "cdf_dtype": decoder.raw_dtype,
+        "cdf_compression": v.compression,
+        "cdf_compression_level": v.compression_level,
+        "record_varying": v.record_varying,
+        "cdf_zvariable": v.zvariable,
+        "cdf_dims": v.dims,
+        "cdf_dim_variances": v.dim_varys,
+        "cdf_attribute_types": dict(v.attr_types),
+        "cdf_sparse_records": v.sparse_records,
+        "cdf_blocking_factor": v.blocking_factor,
+    }
+    if v.pad is not None:
+        encoding["cdf_pad_value"] = v.pad
+    if decoder.removed_fill is not None:
+        encoding["FILLVAL"] = v.attrs["FILLVAL"]
+    return encoding
+
+
 def build_dataset(
     path: str,
     *,
@@ -231,27 +255,8 @@ def build_dataset(
                           mask_valid_range=mask_valid_range, little=f.little)
         nrec = nrec_of_dim[dims[0]] if v.record_varying else None
         array = CDFVariableArray(f.path, name, nrec, decoder, v.shape)
-        moved = []
-        encoding: dict[str, Any] = {
-            "cdf_type": v.cdf_type,
-            "cdf_num_elements": v.num_elements,
-            "cdf_dtype": decoder.raw_dtype,
-            "cdf_compression": v.compression,
-            "cdf_compression_level": v.compression_level,
-            "record_varying": v.record_varying,
-            "cdf_zvariable": v.zvariable,
-            "cdf_dims": v.dims,
-            "cdf_dim_variances": v.dim_varys,
-            "cdf_attribute_types": dict(v.attr_types),
-            "cdf_sparse_records": v.sparse_records,
-            "cdf_blocking_factor": v.blocking_factor,
-        }
-        if v.pad is not None:
-            encoding["cdf_pad_value"] = v.pad
-        if decoder.removed_fill is not None:
-            encoding["FILLVAL"] = v.attrs["FILLVAL"]
-            moved.append("FILLVAL")
-        attrs = _variable_attrs(v, decode_times, moved)
+        encoding = _variable_encoding(v, decoder)
+        attrs = _variable_attrs(v, decode_times, ("FILLVAL",) if "FILLVAL" in encoding else ())
         var = xr.Variable(dims, indexing.LazilyIndexedArray(array), attrs)
         var.encoding = encoding
         (data_vars if layout.role[name] == "data" else coords)[name] = var
