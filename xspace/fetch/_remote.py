@@ -223,20 +223,8 @@ class RangeSource:
                 "blocks": [[i, len(b)] for i, b in items],
             }).encode()
             self.dirty = False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".ranges")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_STORE_MAGIC + struct.pack(">I", len(header)) + header)
-                for _, b in items:
-                    fh.write(b)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        _write_atomically(path, ".ranges",
+                          [_STORE_MAGIC + struct.pack(">I", len(header)) + header] + [b for _, b in items])
 
     @classmethod
     def load(cls, url: str, path: Path) -> "RangeSource | None":
@@ -321,24 +309,37 @@ def _store_full_body(url: str, body: bytes) -> Path | None:
     dest = Path(cache.path_for(url))
     if dest.exists():
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=".part")
+    if not _write_atomically(dest, ".part", [body], check=lambda tmp: cache.check_content(tmp, "cdf", url)):
+        return None
+    return dest
+
+
+def _write_atomically(path: Path, suffix: str, pieces, check=None) -> bool:
+    """Write the bytes ``pieces`` to a temporary file beside ``path`` and move it into place.
+
+    ``check(tmp_path)`` (optional) runs before the move; when it raises :class:`FetchError` the temporary
+    file is removed, ``path`` is left as it was and the answer is False.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-        try:
-            cache.check_content(Path(tmp), "cdf", url)
-        except FetchError:
-            os.unlink(tmp)
-            return None
-        os.replace(tmp, dest)
+            for piece in pieces:
+                fh.write(piece)
+        if check is not None:
+            try:
+                check(Path(tmp))
+            except FetchError:
+                os.unlink(tmp)
+                return False
+        os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
-    return dest
+    return True
 
 
 _SMALL_FILE = 8 << 20
