@@ -63,6 +63,7 @@ import xarray as xr
 
 from ...errors import FetchError, InputError, ProductNotFound
 from ...options import OPTIONS
+from .._times import cut, time_dim
 
 NAME = "csa"
 
@@ -391,29 +392,13 @@ def _pieces(start: np.datetime64, stop: np.datetime64):
     return [(a, a + step) for a in np.arange(first, stop, step)]
 
 
-def _time_dim(obj) -> str | None:
-    for d in obj.dims:
-        if d in obj.coords and np.issubdtype(obj[d].dtype, np.datetime64):
-            return d
-    return None
-
-
-def _cut(obj, t0, t1):
-    """``obj`` restricted to ``[t0, t1)`` along every record (time) dimension."""
-    for dim in list(obj.dims):
-        if dim in obj.coords and np.issubdtype(obj[dim].dtype, np.datetime64):
-            t = obj[dim].values
-            obj = obj.isel({dim: slice(int(np.searchsorted(t, t0, "left")), int(np.searchsorted(t, t1, "left")))})
-    return obj
-
-
 def _open_piece(paths: list[Path], t0, t1) -> xr.Dataset | None:
     import xspace
 
     if not paths:
         return None
     ds = xspace.open_cdf([str(p) for p in paths] if len(paths) > 1 else str(paths[0]), chunks={})
-    return _cut(ds, t0, t1)
+    return cut(ds, t0, t1)
 
 
 def _select(ds: xr.Dataset, dataset_id: str, variable: str | None):
@@ -492,21 +477,21 @@ def get(parts, start, stop, *, load: bool = False, **options):
         first = _pieces(info["start"], info["start"] + np.timedelta64(1, "ns"))[0]
         template = _open_piece(_fetch_piece(dataset_id, *first), *first)
         if template is not None:
-            parts_ds = [_cut(template, start, start)]
+            parts_ds = [cut(template, start, start)]
     if not parts_ds:
         raise FetchError(
             f"CSA: no CDF file for csa/{dataset_id} between {_csa_time(pieces[0][0])} and {_csa_time(pieces[-1][1])}"
             "; cannot build even an empty result (the archive delivered empty packages)"
         )
     selected = [_select(ds, dataset_id, variable) for ds in parts_ds]
-    tdim = _time_dim(selected[0])
+    tdim = time_dim(selected[0])
     if len(selected) == 1 or tdim is None:
         result = selected[0]
     else:
         extra = {"data_vars": "minimal"} if isinstance(selected[0], xr.Dataset) else {}
         result = xr.concat(selected, dim=tdim, coords="minimal", compat="override",
                            combine_attrs="override", **extra)
-    result = _cut(result, start, stop)
+    result = cut(result, start, stop)
     if load:
         from .._assemble import load_now
 
