@@ -668,30 +668,8 @@ def build_cdaweb_archive(root, *, start="2020-01-01", days: int = 3, real_files:
             master_path = None
             if _make_master_from(source, masters / spec["master"]):
                 master_path = f"{MASTERS_PATH}/{spec['master']}"
-            info["datasets"][dataset_id] = {
-                "id": dataset_id,
-                "kind": "real",
-                "folder": spec["folder"],
-                "subdividedby": spec["subdividedby"],
-                "filenaming": spec["filenaming"],
-                "time_type": None,
-                "cadence_s": None,
-                "period": "day",
-                "depend_0": None,
-                "start": rec["start"],
-                "stop": rec["stop"],
-                "master": master_path,
-                "variables": variables,
-                "description": _text(attrs.get("Logical_source_description")) or dataset_id,
-                "observatory": spec["observatory"],
-                "instrument": spec["instrument"],
-                "mission_group": spec["mission_group"],
-                "instrument_type": spec["instrument_type"],
-                "pi_name": _text(attrs.get("PI_name")),
-                "pi_affiliation": _text(attrs.get("PI_affiliation")),
-                "source": str(source),
-                "files": [rec],
-            }
+            info["datasets"][dataset_id] = _real_entry(dataset_id, "real", spec, rec["start"], rec["stop"],
+                                                       master_path, variables, attrs, source, [rec])
         for dataset_id, spec in _MASTERS_ONLY.items():
             source = _find_real(spec["master"], src)
             if source is None:
@@ -700,32 +678,41 @@ def build_cdaweb_archive(root, *, start="2020-01-01", days: int = 3, real_files:
             with open_cdf(source, include_ignore_data=True) as ds:
                 variables = _variables_of(ds)
                 attrs = dict(ds.attrs)
-            info["datasets"][dataset_id] = {
-                "id": dataset_id,
-                "kind": "master_only",
-                "folder": spec["folder"],
-                "subdividedby": spec["subdividedby"],
-                "filenaming": spec["filenaming"],
-                "time_type": None,
-                "cadence_s": None,
-                "period": "day",
-                "depend_0": None,
-                "start": None,
-                "stop": None,
-                "master": f"{MASTERS_PATH}/{spec['master']}",
-                "variables": variables,
-                "description": _text(attrs.get("Logical_source_description")) or dataset_id,
-                "observatory": spec["observatory"],
-                "instrument": spec["instrument"],
-                "mission_group": spec["mission_group"],
-                "instrument_type": spec["instrument_type"],
-                "pi_name": _text(attrs.get("PI_name")),
-                "pi_affiliation": _text(attrs.get("PI_affiliation")),
-                "source": str(source),
-                "files": [],
-            }
+            info["datasets"][dataset_id] = _real_entry(dataset_id, "master_only", spec, None, None,
+                                                       f"{MASTERS_PATH}/{spec['master']}", variables, attrs,
+                                                       source, [])
     write_all_xml(root, info, base_url or _REAL_BASE)
     return info
+
+
+def _real_entry(dataset_id: str, kind: str, spec: dict, start, stop, master, variables: dict, attrs: dict,
+                source: Path, files: list) -> dict:
+    """The ``info["datasets"]`` entry of a real dataset (``kind`` "real" or "master_only"): catalog fields
+    from ``spec`` (a row of ``_REAL`` or ``_MASTERS_ONLY``) and from the file's global ``attrs``."""
+    return {
+        "id": dataset_id,
+        "kind": kind,
+        "folder": spec["folder"],
+        "subdividedby": spec["subdividedby"],
+        "filenaming": spec["filenaming"],
+        "time_type": None,
+        "cadence_s": None,
+        "period": "day",
+        "depend_0": None,
+        "start": start,
+        "stop": stop,
+        "master": master,
+        "variables": variables,
+        "description": _text(attrs.get("Logical_source_description")) or dataset_id,
+        "observatory": spec["observatory"],
+        "instrument": spec["instrument"],
+        "mission_group": spec["mission_group"],
+        "instrument_type": spec["instrument_type"],
+        "pi_name": _text(attrs.get("PI_name")),
+        "pi_affiliation": _text(attrs.get("PI_affiliation")),
+        "source": str(source),
+        "files": files,
+    }
 
 
 def _text(value) -> str:
