@@ -72,34 +72,25 @@ SPECS = {
                 t0="2005-01-01T23:59:28", t1="2005-01-02T00:00:32",
                 cuts=["2005-01-02T00:00", "2005-01-01T23:59:58"], bad="csa/C1_CP_FGM_SPN/B_mag__C1_CP_FGM_SPIN",
                 close="C1_CP_FGM_SPIN", fault="/csa-sl-tap/data", empty_dims=("time_tags__C1_CP_FGM_SPIN",)),
+}
+# variants: the same product checks through another code path
+SPECS.update({
     # CDAWeb file lists from the archive's directory pages (Apache listings) instead of orig_data
-    "cdaweb-archive": dict(product="cdaweb/XS_TEST_1MIN/ramp", step=60, origin="2000-01-01",
-                           value=ramp_value, t0="2020-01-01T23:50", t1="2020-01-03T00:10",
-                           cuts=["2020-01-02T00:00", "2020-01-02T11:57:30"], bad="cdaweb/XS_TEST_1MN/ramp",
-                           close="XS_TEST_1MIN", fault="/pub/data/", empty_dims=("Epoch",),
+    "cdaweb-archive": dict(SPECS["cdaweb"], t1="2020-01-03T00:10", cuts=["2020-01-02T00:00", "2020-01-02T11:57:30"],
                            options={"method": "archive"}),
     # a variable only CDAWeb's server computes (REST data endpoint), on the files' time axis
-    "cdaweb-virtual": dict(product="cdaweb/XS_TEST_1MIN/ramp_alt", step=60, origin="2000-01-01",
-                           value=ramp_value, t0="2020-01-01T23:50", t1="2020-01-02T00:10",
-                           cuts=["2020-01-02T00:00", "2020-01-01T23:57:30"], bad="cdaweb/XS_TEST_1MIN/ramp_alt2",
-                           close="ramp_alt", fault="/XS_TEST_1MIN/data/", empty_dims=("Epoch",)),
+    "cdaweb-virtual": dict(SPECS["cdaweb"], product="cdaweb/XS_TEST_1MIN/ramp_alt",
+                           bad="cdaweb/XS_TEST_1MIN/ramp_alt2", close="ramp_alt", fault="/XS_TEST_1MIN/data/"),
     # HAPI 2.1 names, CSV only, maxRequestDuration PT7M (requests split), at most 4 records per answer
     # (1408 -> re-split in halves) and a sloppy server that also sends the record at `stop`
-    "hapi-2.1-split": dict(product="hapi/qasplit/gen/scalar/value", step=60, origin="1970-01-01",
-                           value=_hapi_minutes, t0="2020-01-01T23:50", t1="2020-01-02T00:10",
-                           cuts=["2020-01-02T00:00", "2020-01-01T23:57:30"], bad="hapi/qasplit/gen/scalr/value",
-                           close="gen/scalar", fault="/hapi2/data", empty_dims=("time",)),
+    "hapi-2.1-split": dict(SPECS["hapi"], product="hapi/qasplit/gen/scalar/value", bad="hapi/qasplit/gen/scalr/value",
+                           fault="/hapi2/data"),
     # several AMDA pieces (16 s sampling: pieces of a few days on a fixed grid) and CSA daily pieces
-    "amda-pieces": dict(product="amda/imf", step=16, origin="2000-01-01",
-                        value=lambda t: _amda0(t),
-                        t0="2020-01-01T12:00", t1="2020-01-07T12:00",
-                        cuts=["2020-01-04T00:00", "2020-01-03T07:00:01"], bad="amda/imff", close="imf",
-                        fault="getParameter.php", empty_dims=("Epoch", "component")),
-    "csa-days": dict(product="csa/C1_CP_FGM_SPIN/B_mag__C1_CP_FGM_SPIN", step=4, origin="2000-01-01",
-                     value=lambda t: _csa0(t), t0="2005-01-01T18:00", t1="2005-01-04T06:00",
-                     cuts=["2005-01-03T00:00", "2005-01-02T13:00:02"], bad="csa/C1_CP_FGM_SPN/B_mag__C1_CP_FGM_SPIN",
-                     close="C1_CP_FGM_SPIN", fault="/csa-sl-tap/data", empty_dims=("time_tags__C1_CP_FGM_SPIN",)),
-}
+    "amda-pieces": dict(SPECS["amda"], value=lambda t: _amda0(t), t0="2020-01-01T12:00", t1="2020-01-07T12:00",
+                        cuts=["2020-01-04T00:00", "2020-01-03T07:00:01"]),
+    "csa-days": dict(SPECS["csa"], value=lambda t: _csa0(t), t0="2005-01-01T18:00", t1="2005-01-04T06:00",
+                     cuts=["2005-01-03T00:00", "2005-01-02T13:00:02"]),
+})
 PROVIDERS = list(SPECS)
 
 
