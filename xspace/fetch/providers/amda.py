@@ -54,7 +54,6 @@ Parsing an ASCII answer:
 
 from __future__ import annotations
 
-import datetime as _dt
 import difflib
 import io
 import json
@@ -70,6 +69,7 @@ import xarray as xr
 
 from ...errors import FetchError, InputError, ProductNotFound
 from ...options import OPTIONS
+from .._pieces import is_fresh, piece_lock, settled
 
 NAME = "amda"
 
@@ -526,35 +526,16 @@ def _piece_relpath(parameter: str, fmt: str, t0: np.datetime64, t1: np.datetime6
     return f"{host}/amda/{_safe(parameter)}/{fmt.lower()}/{compact(t0)}_{compact(t1)}.{ext}"
 
 
-def _piece_lock(path):
-    """The cache's entry lock (threads and processes) on a side name of ``path``."""
-    import contextlib
-
-    from .. import cache
-
-    locked = getattr(cache, "_locked", None)
-    if locked is None:
-        return contextlib.nullcontext()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return locked(path.with_name(path.name + ".flow"))
-
-
 def _fetch_piece(parameter: str, t0, t1, fmt: str, poll_timeout) -> xr.DataArray:
     from .. import cache
 
     relpath = _piece_relpath(parameter, fmt, t0, t1)
     path = cache.cache_dir() / relpath
-    now = np.datetime64(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), "ns")
-    immutable = bool(t1 < now - np.timedelta64(IMMUTABLE_AFTER_DAYS, "D"))
-
-    def fresh() -> bool:
-        return path.exists() and (immutable or OPTIONS["offline"]  # offline: a stale piece beats nothing
-                                  or time.time() - path.stat().st_mtime < float(OPTIONS["cache_ttl"]))
-
-    if not fresh():
+    immutable = settled(t1, IMMUTABLE_AFTER_DAYS)
+    if not is_fresh(path, immutable):
         # one flow per piece across threads and processes sharing the cache
-        with _piece_lock(path):
-            if not fresh():
+        with piece_lock(path, ".flow"):
+            if not is_fresh(path, immutable):
                 file_url, _polls = request_file_url(parameter, t0, t1, output_format=fmt,
                                                     poll_timeout=poll_timeout)
                 if path.exists():

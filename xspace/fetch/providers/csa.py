@@ -43,7 +43,6 @@ Parsing a TAP answer:
 
 from __future__ import annotations
 
-import datetime as _dt
 import difflib
 import io
 import json
@@ -52,7 +51,6 @@ import re
 import shutil
 import tarfile
 import threading
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +61,7 @@ import xarray as xr
 
 from ...errors import FetchError, InputError, ProductNotFound
 from ...options import OPTIONS
+from .._pieces import day_pieces, is_fresh, piece_lock, settled
 from .._times import cut, time_dim
 
 NAME = "csa"
@@ -315,31 +314,13 @@ def _fetch_piece(dataset_id: str, t0: np.datetime64, t1: np.datetime64) -> list[
     """Paths of the extracted CDFs of one piece (downloading and extracting it when needed)."""
     folder = _piece_folder(dataset_id, t0, t1)
     done = folder / _DONE
-    now = np.datetime64(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), "ns")
-    immutable = bool(t1 < now - np.timedelta64(IMMUTABLE_AFTER_DAYS, "D"))
-
-    def fresh() -> bool:
-        return done.exists() and (immutable or OPTIONS["offline"]
-                                  or time.time() - done.stat().st_mtime < float(OPTIONS["cache_ttl"]))
-
-    if fresh():
+    immutable = settled(t1, IMMUTABLE_AFTER_DAYS)
+    if is_fresh(done, immutable):
         return sorted(folder.glob("*.cdf"))
-    with _piece_lock(folder):  # one download per piece across threads and processes
-        if fresh():
+    with piece_lock(folder, ".download"):  # one download per piece across threads and processes
+        if is_fresh(done, immutable):
             return sorted(folder.glob("*.cdf"))
         return _download_piece(dataset_id, t0, t1, folder)
-
-
-def _piece_lock(folder: Path):
-    import contextlib
-
-    from .. import cache
-
-    locked = getattr(cache, "_locked", None)
-    if locked is None:
-        return contextlib.nullcontext()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    return locked(folder.with_name(folder.name + ".download"))
 
 
 def _download_piece(dataset_id: str, t0, t1, folder: Path) -> list[Path]:
@@ -387,9 +368,7 @@ def _download_piece(dataset_id: str, t0, t1, folder: Path) -> list[Path]:
 
 
 def _pieces(start: np.datetime64, stop: np.datetime64):
-    step = np.timedelta64(PIECE_DAYS, "D").astype("timedelta64[ns]")
-    first = start.astype("datetime64[D]").astype("datetime64[ns]")
-    return [(a, a + step) for a in np.arange(first, stop, step)]
+    return day_pieces(start, stop, PIECE_DAYS)
 
 
 def _open_piece(paths: list[Path], t0, t1) -> xr.Dataset | None:

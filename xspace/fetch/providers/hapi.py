@@ -76,7 +76,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import datetime
 import io
 import json
 import re
@@ -89,6 +88,7 @@ import numpy as np
 import xarray as xr
 
 from ...errors import FetchError, FileFormatError, InputError, OfflineError, ProductNotFound
+from .._pieces import settled
 
 __all__ = [
     "NAME",
@@ -1075,8 +1075,7 @@ class _Request:
         key = f"{url}?{_qs(q)}"
         if splittable and key in _RESPLIT:
             return self._halves(t0, t1, depth)
-        now = np.datetime64(datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None), "ns")
-        immutable = bool(t1 < now - np.timedelta64(IMMUTABLE_AFTER_DAYS, "D"))
+        immutable = settled(t1, IMMUTABLE_AFTER_DAYS)
         try:
             path = cache.fetch_file(url, params=q, kind="hapi", immutable=immutable, ttl=_ttl())
         except OfflineError:

@@ -44,7 +44,6 @@ A request (here against the local stand-in that ``xspace.testing.others_site`` p
 
 from __future__ import annotations
 
-import datetime as _dt
 import difflib
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +53,7 @@ import xarray as xr
 
 from ...errors import FetchError, InputError, ProductNotFound
 from ...options import OPTIONS
+from .._pieces import day_pieces, settled
 
 NAME = "sscweb"
 
@@ -324,8 +324,7 @@ def _fetch_piece(observatory: str, t0: np.datetime64, t1: np.datetime64, system:
     from .._http import HTTPStatusError
 
     url = locations_url(observatory, t0, t1, system)
-    now = np.datetime64(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None), "ns")
-    immutable = bool(t1 < now - np.timedelta64(IMMUTABLE_AFTER_DAYS, "D"))
+    immutable = settled(t1, IMMUTABLE_AFTER_DAYS)
     try:
         path = cache.fetch_file(
             url,
@@ -361,10 +360,7 @@ def _fetch_piece(observatory: str, t0: np.datetime64, t1: np.datetime64, system:
 
 
 def _pieces(start: np.datetime64, stop: np.datetime64) -> list[tuple[np.datetime64, np.datetime64]]:
-    step = np.timedelta64(MAX_REQUEST_DAYS, "D")
-    first = start.astype("datetime64[D]").astype("datetime64[ns]")
-    edges = np.arange(first, stop, step)
-    return [(a, a + step) for a in edges]
+    return day_pieces(start, stop, MAX_REQUEST_DAYS)
 
 
 def _empty_like_result(system: str) -> dict:
