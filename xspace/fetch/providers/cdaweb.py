@@ -78,6 +78,7 @@ import xarray as xr
 
 from ...errors import CacheError, FetchError, InputError, OfflineError, ProductNotFound
 from ...options import OPTIONS
+from .._times import compact
 
 NAME = "cdaweb"
 
@@ -131,12 +132,6 @@ def _local_url(url: str) -> str:
 def _ttl(options) -> float:
     ttl = options.get("ttl")
     return float(OPTIONS["cache_ttl"] if ttl is None else ttl)
-
-
-def _compact(t: np.datetime64) -> str:
-    from .._times import compact
-
-    return compact(t)
 
 
 def _status(exc: BaseException) -> int | None:
@@ -393,7 +388,7 @@ def _list_rest(dataset: str, start, stop, ttl: float) -> list[FileEntry]:
     t1 = np.datetime64(stop, "D")
     if np.datetime64(t1, "ns") < stop or t1 == t0:
         t1 = t1 + day
-    url = _rest(f"/datasets/{dataset}/orig_data/{_compact(t0)},{_compact(t1)}")
+    url = _rest(f"/datasets/{dataset}/orig_data/{compact(t0)},{compact(t1)}")
     body = cache.fetch_bytes(url, kind="any", ttl=ttl, headers=_JSON)
     if not body.strip():
         return []
@@ -798,7 +793,7 @@ def _virtual_variables(dataset: str, names: list[str], start, stop, ttl: float, 
     from .. import cache
     from ...io.backend import build_dataset
 
-    url = _rest(f"/datasets/{dataset}/data/{_compact(start)},{_compact(stop)}/{','.join(names)}")
+    url = _rest(f"/datasets/{dataset}/data/{compact(start)},{compact(stop)}/{','.join(names)}")
     body = cache.fetch_bytes(url, kind="json", ttl=ttl, params={"format": "cdf"}, headers=_JSON)
     try:
         doc = json.loads(body)

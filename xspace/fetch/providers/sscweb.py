@@ -54,6 +54,7 @@ import xarray as xr
 from ...errors import FetchError, InputError, ProductNotFound
 from ...options import OPTIONS
 from .._pieces import day_pieces, settled
+from .._times import compact
 
 NAME = "sscweb"
 
@@ -212,10 +213,6 @@ def _observatory(name: str) -> dict:
 # locations
 
 
-def _compact(t: np.datetime64) -> str:
-    return str(np.datetime64(t, "s")).replace("-", "").replace(":", "") + "Z"
-
-
 def locations_url(observatory: str, start, stop, coordinate_system: str = "gse") -> str:
     """URL of SSCWeb's location request for one observatory, time range and coordinate system.
 
@@ -227,7 +224,7 @@ def locations_url(observatory: str, start, stop, coordinate_system: str = "gse")
     'https://sscweb.gsfc.nasa.gov/WS/sscr/2/locations/ace/20200101T000000Z,20200102T000000Z/gse/'
     """
     token = COORDINATE_SYSTEMS[_coordinate_system(coordinate_system)]
-    return f"{_base()}/locations/{observatory}/{_compact(start)},{_compact(stop)}/{token}/"
+    return f"{_base()}/locations/{observatory}/{compact(start)},{compact(stop)}/{token}/"
 
 
 def _coordinate_system(value) -> str:
