@@ -173,3 +173,16 @@ def test_distributed_workers_fetch_in_parallel(env, tmp_path):
     again = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-01T12:00", "2020-01-03T12:00").values
     np.testing.assert_array_equal(again, ramp_value(t))
     assert env.count(".cdf") == n
+
+
+def test_load_of_a_lazy_result_shows_download_progress(env, capsys):
+    lazy = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-01T12:00", "2020-01-03T12:00")
+    with xspace.set_options(progress=True):
+        values = lazy.values
+    err = capsys.readouterr().err
+    assert "download" in err and "3/3" in err  # one step per daily file, on stderr
+    np.testing.assert_array_equal(values, ramp_value(lazy["Epoch"].values))
+    # not wanted (not a terminal, option unset): nothing printed
+    lazy2 = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02T12:00", "2020-01-03T12:00")
+    lazy2.load()
+    assert "download" not in capsys.readouterr().err

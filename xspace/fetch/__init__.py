@@ -395,5 +395,14 @@ def get_data(product, start=None, stop=None, *, load: bool = False, **options):
     if result is None:  # a provider bug must never reach the user as None
         raise FetchError(f"get_data: the {kind!r} provider returned nothing for {product!r}")
     if load:
-        result = result.load()
+        return result.load()
+    if _is_lazy(result):
+        from ._progress import install
+
+        install()  # a later .load() shows a progress bar over the downloads
     return result
+
+
+def _is_lazy(obj) -> bool:
+    variables = obj.variables.values() if isinstance(obj, xr.Dataset) else [obj.variable]
+    return any(type(v._data).__module__.startswith("dask") for v in variables)
