@@ -222,7 +222,7 @@ def step_fetch(outdir: Path) -> None:
         total = float(ramp.sum())
         print(f"  sum of ramp = {total:.0f} after compute; files downloaded: "
               f"{sum(1 for r in site.requests('/pub/data/xspace') if 'Range' not in r.headers)}")
-        root = xspace.fetch.providers.cdaweb.inventory()
+        root = xspace.inventory.cdaweb
         missions = [n for n in dir(root) if not n.startswith("_") and not callable(getattr(type(root), n, None))]
         print("inventory (tab completion): xspace.inventory.cdaweb.<Tab> ->", ", ".join(missions[:6]), "...")
         print(f"cache: {xspace.fetch.cache.info()['files']} files in {cache}\n")
