@@ -186,3 +186,16 @@ def test_load_of_a_lazy_result_shows_download_progress(env, capsys):
     lazy2 = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02T12:00", "2020-01-03T12:00")
     lazy2.load()
     assert "download" not in capsys.readouterr().err
+
+
+def test_progress_callback_survives_a_lost_registration(env, capsys):
+    from dask.callbacks import Callback
+
+    from xspace.fetch import _progress
+
+    _progress.install()
+    Callback.active.discard(_progress._installed._callback)  # as when dask restores its callback set
+    lazy = xspace.get_data("cdaweb/XS_TEST_1MIN/ramp", "2020-01-02T00:00", "2020-01-02T01:00")
+    with xspace.set_options(progress=True):
+        lazy.load()
+    assert "1/1" in capsys.readouterr().err

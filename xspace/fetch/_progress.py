@@ -121,7 +121,12 @@ def install() -> None:
     >>> install(); install()
     """
     global _installed
+    from dask.callbacks import Callback
+
     with _install_lock:
         if _installed is None:
             _installed = _make_callback()
-            _installed.register()
+        # checked at every call: dask swaps the set of active callbacks while a computation runs
+        # (dask.callbacks.local_callbacks), so a registration made meanwhile in another thread is lost
+        if _installed._callback not in Callback.active:
+            Callback.active.add(_installed._callback)
