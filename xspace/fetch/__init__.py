@@ -272,6 +272,7 @@ def _get_virtual(vp: VirtualProduct, start, stop, load: bool):
         from ..io.netcdf import to_netcdf
 
         target.parent.mkdir(parents=True, exist_ok=True)
+        result = result.load()  # computed once: stored, then returned
         ds = result.to_dataset() if isinstance(result, xr.DataArray) else result
         ds = ds.copy()
         if isinstance(result, xr.DataArray):
@@ -282,9 +283,8 @@ def _get_virtual(vp: VirtualProduct, start, stop, load: bool):
         if bools:
             ds.attrs["xspace_virtual_bool"] = ",".join(bools)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        to_netcdf(ds.load(), tmp)
+        to_netcdf(ds, tmp)
         os.replace(tmp, target)
-        result = result.load()
     if load:
         result = result.load()
     return result
