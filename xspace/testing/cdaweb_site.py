@@ -82,6 +82,8 @@ from urllib.parse import unquote
 import numpy as np
 import xarray as xr
 
+from ..errors import InputError, ProductNotFound
+
 __all__ = [
     "ramp_value",
     "ramp_gappy_value",
@@ -588,7 +590,7 @@ def build_cdaweb_archive(root, *, start="2020-01-01", days: int = 3, real_files:
     start64 = np.datetime64(str(start), "D").astype("datetime64[ns]")
     days = int(days)
     if days < 1:
-        raise ValueError(f"build_cdaweb_archive: days must be >= 1, got {days}")
+        raise InputError(f"build_cdaweb_archive: days must be >= 1, got {days}")
     info: dict[str, Any] = {
         "root": str(root),
         "start": _iso(start64),
@@ -604,7 +606,7 @@ def build_cdaweb_archive(root, *, start="2020-01-01", days: int = 3, real_files:
     wanted = list(_GENERATED) if datasets is None else [str(d) for d in datasets]
     unknown = sorted(set(wanted) - set(_GENERATED))
     if unknown:
-        raise ValueError(f"build_cdaweb_archive: unknown generated dataset(s) {unknown}; expected some of {list(_GENERATED)}")
+        raise InputError(f"build_cdaweb_archive: unknown generated dataset(s) {unknown}; expected some of {list(_GENERATED)}")
     for dataset_id in wanted:
         spec = _GENERATED[dataset_id]
         files = []
@@ -863,7 +865,7 @@ def add_version(root, info: dict, dataset: str, day, version: str) -> dict:
     ['01', '02']
     """
     if dataset not in _GENERATED:
-        raise KeyError(f"add_version: {dataset!r} is not a generated dataset; expected one of {sorted(_GENERATED)}")
+        raise ProductNotFound(f"add_version: {dataset!r} is not a generated dataset; expected one of {sorted(_GENERATED)}")
     spec = _GENERATED[dataset]
     d64 = np.datetime64(str(day), "D").astype("datetime64[ns]")
     period = d64 if spec["period"] == "day" else d64.astype("datetime64[M]").astype("datetime64[ns]")
@@ -1375,15 +1377,15 @@ def expected_values(info: dict, dataset: str, start, stop, variable: str = "ramp
     """
     entry = info["datasets"][dataset]
     if entry["kind"] != "generated":
-        raise ValueError(f"expected_values: {dataset!r} is not a generated dataset")
+        raise InputError(f"expected_values: {dataset!r} is not a generated dataset")
     if variable not in entry["variables"] or entry["variables"][variable]["var_type"] != "data":
-        raise KeyError(f"expected_values: {dataset!r} has no data variable {variable!r}")
+        raise ProductNotFound(f"expected_values: {dataset!r} has no data variable {variable!r}")
     t0 = np.datetime64(str(start).rstrip("Z"), "ns")
     t1 = np.datetime64(str(stop).rstrip("Z"), "ns")
     cadence = np.timedelta64(int(entry["cadence_s"]) * 1_000_000_000, "ns")
     recs = sorted((f for f in entry["files"] if f["newest"] and f["start"]), key=lambda f: f["start"])
     if keep not in ("next", "first"):
-        raise ValueError(f"expected_values: keep must be 'next' or 'first', got {keep!r}")
+        raise InputError(f"expected_values: keep must be 'next' or 'first', got {keep!r}")
     times, values = [], []
     for i, rec in enumerate(recs):
         first = np.datetime64(rec["start"].rstrip("Z"), "ns")

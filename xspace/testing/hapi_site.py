@@ -59,6 +59,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import InputError
 from .server import Reply, Request
 
 __all__ = ["HapiSite", "hapi_handler", "serve_hapi", "HTTP_STATUS"]
@@ -278,7 +279,7 @@ class HapiSite:
                  max_request_duration: str | None = None, max_records: int | None = None,
                  chunk_records: int = 1000, generated: bool = True, inclusive_stop: bool = False):
         if not str(version)[:1] in ("2", "3"):
-            raise ValueError(f"HapiSite: version must be 2.x or 3.x, got {version!r}")
+            raise InputError(f"HapiSite: version must be 2.x or 3.x, got {version!r}")
         self.version = str(version)
         self.formats = [f for f in formats]
         if "csv" not in self.formats:

@@ -49,6 +49,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
+from ..errors import InputError
+
 __all__ = ["LocalServer", "Request", "Reply", "Faults", "FaultRule"]
 
 _CONTENT_TYPES = {
@@ -612,7 +614,7 @@ class Faults:
 
     def _add(self, rule: FaultRule) -> FaultRule:
         if rule.remaining is not None and rule.remaining < 1:
-            raise ValueError(f"times must be >= 1 or None, got {rule.remaining!r}")
+            raise InputError(f"times must be >= 1 or None, got {rule.remaining!r}")
         with self._lock:
             self.rules.append(rule)
         return rule
@@ -940,11 +942,11 @@ class LocalServer:
         ``/api`` and ``/api/x`` but not ``/apix``). Paths no mount matches are served from ``root``.
         """
         if not prefix.startswith("/"):
-            raise ValueError(f"mount prefix must start with '/', got {prefix!r}")
+            raise InputError(f"mount prefix must start with '/', got {prefix!r}")
         if not callable(handler):
             handler = Path(handler).resolve()
             if not handler.is_dir():
-                raise ValueError(f"mount target must be a callable or a folder, got {handler}")
+                raise InputError(f"mount target must be a callable or a folder, got {handler}")
         with self._lock:
             self._mounts[prefix.rstrip("/")] = handler
 
