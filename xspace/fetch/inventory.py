@@ -781,6 +781,15 @@ class Inventory(Node):
 
         Providers that cannot be loaded (offline with no persisted catalog, module missing) are
         skipped with a warning in the ``xspace.fetch`` log when ``provider`` is None.
+
+        Examples
+        --------
+        >>> from xspace.fetch import inventory
+        >>> _ = inventory.add_virtual("demo/wind_speed", {"description": "solar wind speed"})
+        >>> [n.path for n in inventory.INVENTORY.search("wind speed", provider="virtual")]
+        ['demo/wind_speed']
+        >>> inventory.remove_virtual("demo/wind_speed")
+        True
         """
         roots = self._provider_nodes(provider)
         if provider is None:
@@ -804,6 +813,17 @@ class Inventory(Node):
         ----------
         provider : str, optional
             One provider; by default every provider loaded so far.
+
+        Examples
+        --------
+        >>> import tempfile, xspace
+        >>> from xspace.testing.cdaweb_site import serve_cdaweb
+        >>> with tempfile.TemporaryDirectory() as tmp, serve_cdaweb(days=1, real_files=False) as site, \\
+        ...         xspace.set_options(cdaweb_url=site.url, cache_dir=tmp):
+        ...     before = dir(xspace.inventory.cdaweb)
+        ...     xspace.inventory.refresh("cdaweb")           # a conditional GET of all.xml, now
+        ...     dir(xspace.inventory.cdaweb) == before, site.count("all.xml")
+        (True, 2)
         """
         if provider is None:
             nodes = [n for n in self._provider_nodes(None) if n.loaded]
@@ -850,7 +870,15 @@ class Inventory(Node):
         return leaf
 
     def remove_virtual(self, path: str) -> bool:
-        """Remove a virtual product; return whether it was registered."""
+        """Remove a virtual product; return whether it was registered.
+
+        Examples
+        --------
+        >>> from xspace.fetch.inventory import INVENTORY
+        >>> _ = INVENTORY.add_virtual("demo/tmp")
+        >>> INVENTORY.remove_virtual("demo/tmp"), INVENTORY.remove_virtual("demo/tmp")
+        (True, False)
+        """
         parts = [p for p in str(path).split("/") if p]
         with self._virtual_lock:
             parent = self._virtual
@@ -869,6 +897,15 @@ class Inventory(Node):
         """The node of the product ``path`` (``"amda/ace_epam_ca60_he"``, ``"my/product"``).
 
         Loads the provider named by the first component of the path (and lazy nodes along the path).
+
+        Examples
+        --------
+        >>> from xspace.fetch.inventory import INVENTORY
+        >>> _ = INVENTORY.add_virtual("demo/found", {"units": "nT"})
+        >>> INVENTORY.find("demo/found").meta["units"]
+        'nT'
+        >>> INVENTORY.remove_virtual("demo/found")
+        True
         """
         first = path.split("/", 1)[0]
         roots = [self._virtual]
@@ -985,7 +1022,13 @@ def add_virtual(path: str, meta: dict[str, Any] | None = None, kind: str = "para
 
 
 def remove_virtual(path: str) -> bool:
-    """Remove a virtual product from :data:`INVENTORY`; return whether it was there."""
+    """Remove a virtual product from :data:`INVENTORY`; return whether it was there.
+
+    Examples
+    --------
+    >>> remove_virtual("never/added")
+    False
+    """
     return INVENTORY.remove_virtual(path)
 
 

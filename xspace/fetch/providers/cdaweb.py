@@ -341,7 +341,18 @@ def parse_catalog(data: bytes) -> dict[str, DatasetInfo]:
 
 
 def catalog(ttl: float | None = None) -> dict[str, DatasetInfo]:
-    """The parsed CDAWeb catalog (all.xml), cached and revalidated after ``ttl`` seconds."""
+    """The parsed CDAWeb catalog (all.xml), cached and revalidated after ``ttl`` seconds.
+
+    Examples
+    --------
+    >>> import tempfile, xspace
+    >>> from xspace.testing.cdaweb_site import serve_cdaweb
+    >>> with tempfile.TemporaryDirectory() as tmp, serve_cdaweb(days=1, real_files=False) as site, \\
+    ...         xspace.set_options(cdaweb_url=site.url, cache_dir=tmp):
+    ...     info = catalog()["XS_TEST_1MIN"]
+    >>> info.subdividedby, info.filenaming
+    ('%Y', 'xs_test_1min_%Y%m%d_%Q.cdf')
+    """
     from .. import cache
 
     data = cache.fetch_bytes(_catalog_url(), kind="xml", ttl=ttl if ttl is not None else OPTIONS["cache_ttl"])
@@ -588,6 +599,17 @@ def list_files(dataset: str, start, stop, *, method: str | None = None, ttl: flo
     Returns
     -------
     list of FileEntry
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, xspace
+    >>> from xspace.testing.cdaweb_site import serve_cdaweb
+    >>> with tempfile.TemporaryDirectory() as tmp, serve_cdaweb(days=2, real_files=False) as site, \\
+    ...         xspace.set_options(cdaweb_url=site.url, cache_dir=tmp):
+    ...     t0, t1 = np.datetime64("2020-01-02T06:00"), np.datetime64("2020-01-02T12:00")
+    ...     [e.name for e in list_files("XS_TEST_1MIN", t0, t1)], \\
+    ...         [e.name for e in list_files("XS_TEST_1MIN", t0, t1, method="archive")]
+    (['xs_test_1min_20200102_v01.cdf'], ['xs_test_1min_20200102_v01.cdf'])
     """
     if method not in (None, "rest", "archive"):
         raise InputError(f"cdaweb: method={method!r}; expected 'rest' or 'archive'")
