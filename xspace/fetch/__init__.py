@@ -405,4 +405,4 @@ def get_data(product, start=None, stop=None, *, load: bool = False, **options):
 
 def _is_lazy(obj) -> bool:
     variables = obj.variables.values() if isinstance(obj, xr.Dataset) else [obj.variable]
-    return any(type(v._data).__module__.startswith("dask") for v in variables)
+    return any(v.chunks is not None for v in variables)  # dask-backed (never loads anything)
